@@ -1,0 +1,57 @@
+# cgiguard - GNU make conventions; CC, CFLAGS, CPPFLAGS, LDFLAGS are yours.
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+DESTDIR	?=
+
+# A static binary by default: musl-gcc when installed, else the system compiler.
+ifeq ($(origin CC),default)
+CC	:= $(shell command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc || echo cc)
+endif
+CFLAGS	?= -O2 -g
+WARN	 = -std=c99 -Wall -Wextra -Wpedantic
+HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+STATIC	 = -static-pie -Wl,-z,relro,-z,now
+SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer
+
+BATS	 = bats
+REAPER	 = $(shell command -v tini >/dev/null 2>&1 && echo tini -s --)
+TESTS	 = tests/*.bats
+
+.PHONY: all static check check-asan check-servers lint demo bench install uninstall clean
+
+all: cgiguard
+
+cgiguard: cgiguard.c
+	$(CC) $(WARN) $(HARDEN) $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LDFLAGS) -o $@ cgiguard.c
+
+static: cgiguard
+
+# Sanitizers need the dynamic runtime.
+cgiguard-asan: cgiguard.c
+	clang $(WARN) $(CPPFLAGS) -O1 -g $(SANITIZE) $(LDFLAGS) -o $@ cgiguard.c
+
+check: cgiguard
+	$(REAPER) $(BATS) $(TESTS)
+
+check-asan: cgiguard-asan
+	CGIGUARD=$(CURDIR)/cgiguard-asan $(REAPER) $(BATS) $(TESTS)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr cgiguard.c
+	mandoc -Tlint -W warning man/cgiguard.1
+
+demo: cgiguard
+	sh tests/demo.sh $(CURDIR)/cgiguard
+
+install: cgiguard
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 cgiguard $(DESTDIR)$(BINDIR)/cgiguard
+	install -m 644 man/cgiguard.1 $(DESTDIR)$(MANDIR)/man1/cgiguard.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cgiguard $(DESTDIR)$(MANDIR)/man1/cgiguard.1
+
+clean:
+	rm -f cgiguard cgiguard-asan

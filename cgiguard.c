@@ -1,0 +1,2032 @@
+/*
+ * cgiguard - keep a CGI script alive when the web server abandons the request
+ *
+ * Web servers end an aborted or timed-out CGI with SIGTERM, a pause of about
+ * three seconds and SIGKILL, and they close its output first.  cgiguard is
+ * exec'd in place of the script and splits into three processes:
+ *
+ *   front   keeps the pid the server knows; forwards its signals and exits
+ *           at once when the server gives up, with the CGI's status otherwise.
+ *   keeper  a new session out of the server's reach (subreaper, not
+ *           dumpable); owns the CGI's stdout and stderr, relays them, and
+ *           after abandonment drains them so the CGI never sees SIGPIPE.
+ *           It enforces --grace and --timeout and kills the whole tree.
+ *   CGI     its own process group, the server's signal mask, dispositions
+ *           and timers, no descriptor of ours, the limits asked for.
+ *
+ * Exit status: the CGI's own; 128+N if it died of signal N or the front was
+ * told to stop by signal N; 124 when --timeout fired; 125 cgiguard failed;
+ * 126 program not runnable or refused; 127 program not found.
+ */
+
+#define _GNU_SOURCE
+
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
+
+#define VERSION		"0.1.0"
+#define EXIT_TIMEDOUT	124
+#define EXIT_FAILED	125
+#define EXIT_CANNOT	126
+#define EXIT_ENOENT	127
+
+#define DEFAULT_GRACE_MS	30000LL
+#define MAX_DURATION_MS		(7LL * 24 * 3600 * 1000)
+#define LINGER_MS		50	/* wait for the CGI's exit after its EOF */
+#define REAP_MS			1000	/* wait for a killed tree to be reaped */
+#define RELAY_CHUNK		65536
+#define MAX_SHEBANG_WORDS	32
+#define STDERR_LOG_LINES	100	/* CGI stderr lines logged per request */
+#define FIELD_MAX		200	/* log field cap */
+
+enum limit { L_CPU, L_MEM, L_NPROC, L_FSIZE, L_NOFILE, L_CORE, NLIMITS };
+
+enum opt_id {
+	O_GRACE, O_TIMEOUT, O_SIGNAL, O_LOG, O_VERBOSE,
+	O_CPU, O_MEM, O_NPROC, O_FSIZE, O_NOFILE, O_CORE,
+	O_NICE, O_UMASK, O_HELP, O_VERSION
+};
+
+struct option_def {
+	const char	*name;
+	char		 short_name;
+	int		 takes_value;
+};
+
+static const struct option_def options[] = {
+	[O_GRACE] =	{ "grace", 'g', 1 },
+	[O_TIMEOUT] =	{ "timeout", 't', 1 },
+	[O_SIGNAL] =	{ "signal", 's', 1 },
+	[O_LOG] =	{ "log", 'l', 1 },
+	[O_VERBOSE] =	{ "verbose", 'v', 0 },
+	[O_CPU] =	{ "cpu", 0, 1 },
+	[O_MEM] =	{ "mem", 0, 1 },
+	[O_NPROC] =	{ "nproc", 0, 1 },
+	[O_FSIZE] =	{ "fsize", 0, 1 },
+	[O_NOFILE] =	{ "nofile", 0, 1 },
+	[O_CORE] =	{ "core", 0, 1 },
+	[O_NICE] =	{ "nice", 0, 1 },
+	[O_UMASK] =	{ "umask", 0, 1 },
+	[O_HELP] =	{ "help", 'h', 0 },
+	[O_VERSION] =	{ "version", 'V', 0 },
+};
+#define NOPTIONS (int)(sizeof(options) / sizeof(options[0]))
+
+struct config {
+	long long	 grace_ms;
+	long long	 timeout_ms;	/* 0: none */
+	int		 stop_signal;	/* -1: the server's; 0: none */
+	const char	*log;
+	int		 verbose;
+	int		 limit_set[NLIMITS];
+	rlim_t		 limit[NLIMITS];
+	int		 nice_set, nice;
+	int		 umask_set;
+	mode_t		 umask;
+};
+
+/* What the server gave the front, restored for the CGI. */
+static const int handled_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGTERM,		/* abandon */
+	SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT,	/* forward */
+	SIGPIPE, SIGCHLD				/* our own */
+};
+#define NHANDLED (int)(sizeof(handled_signals) / sizeof(handled_signals[0]))
+
+struct server_state {
+	struct sigaction act[NHANDLED];
+	sigset_t	 mask;
+	struct itimerval timer[3];
+};
+
+struct request {
+	struct config	 cf;
+	const char	*path;		/* resolved program */
+	char		**argv;		/* its argv */
+	const char	*script;	/* what the log calls the script */
+	struct server_state server;
+	struct timespec	 start;
+	int		 cgi_context;
+	int		 ctl[2];	/* front -> keeper: signal numbers */
+	int		 status[2];	/* keeper -> front: exit status */
+	int		 out[2], err[2];/* CGI stdout, stderr -> keeper */
+	int		 front_pidfd;	/* readable once the front is a zombie */
+	pid_t		 front;
+};
+
+struct keeper {
+	struct request	*rq;
+	pid_t		 cgi;
+	int		 cgi_status;	/* wait status, -1 while running */
+	int		 children;	/* keeper still has children */
+	int		 sig;		/* self-pipe read end */
+	int		 out, err;	/* -1 at EOF */
+	int		 ctl, status;	/* -1 once the front is gone */
+	int		 front_zombie;
+	int		 released;	/* server's fds 1 and 2 let go */
+	int		 splice_ok;
+	int		 waiting_out;	/* the server's pipe is full */
+	int		 abandoned;
+	const char	*abandon_reason;
+	int		 responded;	/* the front needs no status any more */
+	int		 ended;		/* the response ended normally */
+	int		 killed;
+	long long	 linger_at, grace_at, timeout_at, reap_at;
+	char		 errline[1024];
+	size_t		 errlen;
+	int		 errlines;
+};
+
+static int sig_wfd = -1;
+static int log_fd = -1;		/* -1: syslog */
+static int log_is_stderr;
+static int log_file;
+static struct request *the_request;
+
+static void	 usage(void);
+static void	 die(int, const char *, ...);
+
+/* ---- time ---------------------------------------------------------------- */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double
+elapsed_s(const struct request *rq)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)(ts.tv_sec - rq->start.tv_sec) +
+	    (double)(ts.tv_nsec - rq->start.tv_nsec) / 1e9;
+}
+
+/* ---- signal names -------------------------------------------------------- */
+
+static const struct { const char *name; int num; } signal_names[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+	{ "SYS", SIGSYS },
+};
+
+static const char *
+signal_name(int sig)
+{
+	static char num[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+		if (signal_names[i].num == sig)
+			return signal_names[i].name;
+	snprintf(num, sizeof(num), "%d", sig);
+	return num;
+}
+
+static int
+is_abandon_signal(int sig)
+{
+	return sig == SIGHUP || sig == SIGINT || sig == SIGQUIT ||
+	    sig == SIGTERM;
+}
+
+/* ---- logging ------------------------------------------------------------- */
+
+struct line {
+	char	buf[2048];
+	size_t	len;
+};
+
+static void
+line_put(struct line *l, const char *s, size_t n)
+{
+	if (n > sizeof(l->buf) - 1 - l->len)
+		n = sizeof(l->buf) - 1 - l->len;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+	l->buf[l->len] = '\0';
+}
+
+/* Values are escaped so one record stays one line of key=value words. */
+static void
+line_add(struct line *l, const char *key, const char *value)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)value;
+	char esc[4] = { '\\', 'x', 0, 0 };
+	size_t n;
+
+	line_put(l, " ", 1);
+	line_put(l, key, strlen(key));
+	line_put(l, "=", 1);
+	for (n = 0; *p != '\0'; p++, n++) {
+		if (n == FIELD_MAX) {
+			line_put(l, "...", 3);
+			break;
+		}
+		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
+			esc[2] = hex[*p >> 4];
+			esc[3] = hex[*p & 15];
+			line_put(l, esc, 4);
+		} else
+			line_put(l, (const char *)p, 1);
+	}
+}
+
+static void
+line_addf(struct line *l, const char *key, const char *fmt, ...)
+{
+	char value[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	line_add(l, key, value);
+}
+
+static void
+line_start(struct line *l, const char *event)
+{
+	l->len = 0;
+	l->buf[0] = '\0';
+	line_put(l, "event=", 6);
+	line_put(l, event, strlen(event));
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd p = { fd, POLLOUT, 0 };
+
+			(void)poll(&p, 1, 1000);
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+log_line(struct line *l)
+{
+	char out[2200], stamp[32] = "";
+	struct tm tm;
+	time_t t;
+	int n;
+
+	if (log_fd < 0) {
+		syslog(LOG_NOTICE, "%s", l->buf);
+		return;
+	}
+	if (log_file) {
+		t = time(NULL);
+		if (gmtime_r(&t, &tm) != NULL)
+			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ",
+			    &tm);
+	}
+	n = snprintf(out, sizeof(out), "%scgiguard[%ld]: %s\n", stamp,
+	    (long)getpid(), l->buf);
+	if (n > 0)
+		(void)write_all(log_fd, out, (size_t)n < sizeof(out) ?
+		    (size_t)n : sizeof(out) - 1);
+}
+
+static void
+log_open(const char *target)
+{
+	if (target == NULL || strcmp(target, "syslog") == 0) {
+		openlog("cgiguard", LOG_PID, LOG_DAEMON);
+		log_fd = -1;
+	} else if (strcmp(target, "stderr") == 0) {
+		log_fd = STDERR_FILENO;
+		log_is_stderr = 1;
+	} else {
+		if (target[0] != '/')
+			die(EXIT_FAILED, "--log: '%s' is not an absolute path",
+			    target);
+		log_fd = open(target, O_WRONLY | O_APPEND | O_CREAT |
+		    O_CLOEXEC | O_NOCTTY, 0640);
+		if (log_fd < 0)
+			die(EXIT_FAILED, "--log: %s: %s", target,
+			    strerror(errno));
+		log_file = 1;
+	}
+}
+
+/* The server's stderr goes with the request; later records go to syslog. */
+static void
+log_detach_stderr(void)
+{
+	if (log_is_stderr) {
+		log_is_stderr = 0;
+		log_fd = -1;
+		openlog("cgiguard", LOG_PID, LOG_DAEMON);
+	}
+}
+
+static void
+log_simple(const char *event, const char *key, const char *value)
+{
+	struct line l;
+
+	line_start(&l, event);
+	line_add(&l, key, value);
+	if (the_request != NULL && the_request->script != NULL)
+		line_add(&l, "script", the_request->script);
+	log_line(&l);
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+static const char fixed_500[] =
+    "Status: 500 Internal Server Error\r\n"
+    "Content-Type: text/plain\r\n\r\n"
+    "The server could not run this script.\n";
+
+/* One line on stderr and in the log; a fixed 500 page for a CGI client. */
+static void
+die(int status, const char *fmt, ...)
+{
+	char msg[512], out[600];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = snprintf(out, sizeof(out), "cgiguard: %s\n", msg);
+	if (log_fd != STDERR_FILENO)
+		(void)write_all(STDERR_FILENO, out, n > 0 ? (size_t)n : 0);
+	log_simple(status == EXIT_CANNOT ? "refused" : "failed", "reason",
+	    msg);
+	if (the_request != NULL && the_request->cgi_context)
+		(void)write_all(STDOUT_FILENO, fixed_500,
+		    sizeof(fixed_500) - 1);
+	_exit(status);
+}
+
+static void
+usage_error(const char *fmt, const char *arg)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	die(EXIT_FAILED, "%s (see cgiguard --help)", msg);
+}
+
+/* ---- value parsers ------------------------------------------------------- */
+
+/* Digits only, no sign, no overflow. */
+static const char *
+parse_digits(const char *s, unsigned long long *v, int *overflow)
+{
+	*v = 0;
+	if (*s < '0' || *s > '9')
+		return NULL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (*v > (ULLONG_MAX - 9) / 10)
+			*overflow = 1;
+		else
+			*v = *v * 10 + (unsigned)(*s - '0');
+	}
+	return s;
+}
+
+static long long
+parse_duration(const char *opt, const char *s)
+{
+	unsigned long long whole, frac = 0, unit = 1000, scale = 1;
+	int overflow = 0, digits = 0;
+	const char *p;
+
+	if ((p = parse_digits(s, &whole, &overflow)) == NULL)
+		die(EXIT_FAILED, "%s: invalid duration '%s'", opt, s);
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
+			frac = frac * 10 + (unsigned)(*p - '0');
+		if (digits == 0 || (*p >= '0' && *p <= '9'))
+			die(EXIT_FAILED, "%s: invalid duration '%s'", opt, s);
+	}
+	for (; digits < 3; digits++)
+		scale *= 10;
+	if (strcmp(p, "ms") == 0)
+		unit = 1;
+	else if (strcmp(p, "") == 0 || strcmp(p, "s") == 0)
+		unit = 1000;
+	else if (strcmp(p, "m") == 0)
+		unit = 60000;
+	else if (strcmp(p, "h") == 0)
+		unit = 3600000;
+	else
+		die(EXIT_FAILED, "%s: invalid duration '%s'", opt, s);
+	if (overflow || whole > (unsigned long long)MAX_DURATION_MS ||
+	    whole * unit + frac * scale * unit / 1000 >
+	    (unsigned long long)MAX_DURATION_MS)
+		die(EXIT_FAILED, "%s: duration out of range '%s'", opt, s);
+	return (long long)(whole * unit + frac * scale * unit / 1000);
+}
+
+static rlim_t
+parse_size(const char *opt, const char *s)
+{
+	unsigned long long v, unit = 1;
+	int overflow = 0;
+	const char *p;
+
+	if ((p = parse_digits(s, &v, &overflow)) == NULL)
+		die(EXIT_FAILED, "%s: invalid size '%s'", opt, s);
+	if (strcmp(p, "k") == 0 || strcmp(p, "K") == 0)
+		unit = 1024;
+	else if (strcmp(p, "M") == 0)
+		unit = 1024 * 1024;
+	else if (strcmp(p, "G") == 0)
+		unit = 1024 * 1024 * 1024;
+	else if (*p != '\0')
+		die(EXIT_FAILED, "%s: invalid size '%s'", opt, s);
+	if (overflow || v > (unsigned long long)(rlim_t)-1 / 2 / unit)
+		die(EXIT_FAILED, "%s: size out of range '%s'", opt, s);
+	return (rlim_t)(v * unit);
+}
+
+static long
+parse_number(const char *opt, const char *s, long min, long max)
+{
+	unsigned long long v;
+	int overflow = 0, neg = (*s == '-');
+	const char *p;
+
+	if ((p = parse_digits(s + neg, &v, &overflow)) == NULL || *p != '\0')
+		die(EXIT_FAILED, "%s: invalid number '%s'", opt, s);
+	if (overflow || v > (unsigned long long)LONG_MAX ||
+	    (neg ? -(long)v : (long)v) < min ||
+	    (neg ? -(long)v : (long)v) > max)
+		die(EXIT_FAILED, "%s: number out of range '%s'", opt, s);
+	return neg ? -(long)v : (long)v;
+}
+
+static int
+parse_signal(const char *opt, const char *s)
+{
+	const char *name = s;
+	unsigned long long v;
+	int overflow = 0;
+	const char *p;
+	size_t i;
+
+	if (strcmp(s, "none") == 0)
+		return 0;
+	if ((p = parse_digits(s, &v, &overflow)) != NULL) {
+		if (*p == '\0' && !overflow && v >= 1 && v < NSIG)
+			return (int)v;
+		die(EXIT_FAILED, "%s: unknown signal '%s'", opt, s);
+	}
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+		if (strcasecmp(name, signal_names[i].name) == 0)
+			return signal_names[i].num;
+	die(EXIT_FAILED, "%s: unknown signal '%s'", opt, s);
+	return -1;
+}
+
+static mode_t
+parse_mode(const char *opt, const char *s)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	for (p = s; *p >= '0' && *p <= '7' && v <= 0777; p++)
+		v = v * 8 + (unsigned)(*p - '0');
+	if (p == s || *p != '\0' || v > 0777)
+		die(EXIT_FAILED, "%s: invalid mode '%s'", opt, s);
+	return (mode_t)v;
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+static void
+set_limit(struct config *cf, enum limit which, rlim_t v)
+{
+	cf->limit_set[which] = 1;
+	cf->limit[which] = v;
+}
+
+static void
+apply_option(struct config *cf, enum opt_id id, const char *v)
+{
+	char opt[32];
+
+	snprintf(opt, sizeof(opt), "--%s", options[id].name);
+	switch (id) {
+	case O_GRACE:	cf->grace_ms = parse_duration(opt, v); break;
+	case O_TIMEOUT:	cf->timeout_ms = parse_duration(opt, v); break;
+	case O_SIGNAL:	cf->stop_signal = parse_signal(opt, v); break;
+	case O_LOG:	cf->log = v; break;
+	case O_VERBOSE:	cf->verbose = 1; break;
+	case O_CPU:
+		set_limit(cf, L_CPU, (rlim_t)parse_number(opt, v, 1, 1L << 30));
+		break;
+	case O_MEM:	set_limit(cf, L_MEM, parse_size(opt, v)); break;
+	case O_NPROC:
+		set_limit(cf, L_NPROC, (rlim_t)parse_number(opt, v, 1, 1L << 30));
+		break;
+	case O_FSIZE:	set_limit(cf, L_FSIZE, parse_size(opt, v)); break;
+	case O_NOFILE:
+		set_limit(cf, L_NOFILE, (rlim_t)parse_number(opt, v, 3, 1L << 30));
+		break;
+	case O_CORE:	set_limit(cf, L_CORE, parse_size(opt, v)); break;
+	case O_NICE:
+		cf->nice = (int)parse_number(opt, v, -20, 19);
+		cf->nice_set = 1;
+		break;
+	case O_UMASK:
+		cf->umask = parse_mode(opt, v);
+		cf->umask_set = 1;
+		break;
+	case O_HELP:	usage(); break;
+	case O_VERSION:
+		printf("cgiguard " VERSION "\n");
+		exit(0);
+	}
+}
+
+static int
+find_long(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < NOPTIONS; i++)
+		if (strlen(options[i].name) == len &&
+		    strncmp(options[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
+static int
+find_short(char c)
+{
+	int i;
+
+	for (i = 0; i < NOPTIONS; i++)
+		if (options[i].short_name == c)
+			return i;
+	return -1;
+}
+
+/* "--name[=value]"; returns how many words it used. */
+static int
+parse_long(struct config *cf, char **w, int left)
+{
+	const char *name = w[0] + 2, *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	int id = find_long(name, len);
+
+	if (id < 0) {
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "--%.*s", (int)(len > 40 ? 40 : len),
+		    name);
+		usage_error("unknown option '%s'", opt);
+	}
+	if (!options[id].takes_value) {
+		if (eq != NULL)
+			die(EXIT_FAILED, "option '--%s' takes no value",
+			    options[id].name);
+		apply_option(cf, (enum opt_id)id, NULL);
+		return 1;
+	}
+	if (eq != NULL) {
+		apply_option(cf, (enum opt_id)id, eq + 1);
+		return 1;
+	}
+	if (left < 2)
+		die(EXIT_FAILED, "option '--%s' needs a value",
+		    options[id].name);
+	apply_option(cf, (enum opt_id)id, w[1]);
+	return 2;
+}
+
+/* "-x", "-xVALUE", "-x VALUE", "-vx VALUE"; returns how many words it used. */
+static int
+parse_short(struct config *cf, char **w, int left)
+{
+	const char *p;
+	int id;
+
+	for (p = w[0] + 1; *p != '\0'; p++) {
+		if ((id = find_short(*p)) < 0) {
+			char opt[3] = { '-', *p, '\0' };
+
+			usage_error("unknown option '%s'", opt);
+		}
+		if (!options[id].takes_value) {
+			apply_option(cf, (enum opt_id)id, NULL);
+			continue;
+		}
+		if (p[1] != '\0') {
+			apply_option(cf, (enum opt_id)id, p + 1);
+			return 1;
+		}
+		if (left < 2)
+			die(EXIT_FAILED, "option '--%s' needs a value",
+			    options[id].name);
+		apply_option(cf, (enum opt_id)id, w[1]);
+		return 2;
+	}
+	return 1;
+}
+
+/* Options up to the first non-option or "--"; returns the program's index. */
+static int
+parse_options(struct config *cf, int n, char **w)
+{
+	int i = 0;
+
+	while (i < n) {
+		if (strcmp(w[i], "--") == 0)
+			return i + 1;
+		if (strncmp(w[i], "--", 2) == 0)
+			i += parse_long(cf, w + i, n - i);
+		else if (w[i][0] == '-' && w[i][1] != '\0')
+			i += parse_short(cf, w + i, n - i);
+		else
+			break;
+	}
+	return i;
+}
+
+static void
+usage(void)
+{
+	printf(
+"usage: cgiguard [options] [--] program [arg ...]\n"
+"       #!/path/to/cgiguard [options] /absolute/interpreter [arg]\n"
+"\n"
+"Run a CGI program so that the web server abandoning the request (SIGTERM,\n"
+"then SIGKILL) cannot kill it half-way: the CGI runs in its own session and\n"
+"gets the stop signal once, then --grace to finish.\n"
+"\n"
+"  -g, --grace=DURATION   time the CGI may run once abandoned (default 30s)\n"
+"  -t, --timeout=DURATION overall limit from start; expiry abandons (0: none)\n"
+"  -s, --signal=SIG|none  signal the CGI gets when abandoned (default: the\n"
+"                         server's; TERM if the front died or the pipe broke)\n"
+"  -l, --log=syslog|stderr|FILE  where events go (default syslog)\n"
+"  -v, --verbose          log every request\n"
+"      --cpu=SECONDS --mem=SIZE --nproc=N --fsize=SIZE --nofile=N\n"
+"      --core=SIZE        hard resource limits set before exec\n"
+"      --nice=N           add N to the CGI's niceness\n"
+"      --umask=MODE       the CGI's umask (octal)\n"
+"  -h, --help             show this help\n"
+"  -V, --version          show the version\n"
+"\n"
+"DURATION: number with optional ms, s (default), m or h suffix.\n"
+"SIZE: number with optional k, M or G suffix (powers of 1024).\n"
+"\n"
+"Exit status:\n"
+"  the CGI's own, or 128+N if it died of signal N\n"
+"  128+N  the server sent abandon signal N (TERM, INT, HUP, QUIT)\n"
+"  124    --timeout fired\n"
+"  125    cgiguard itself failed (usage, resources)\n"
+"  126    program found but not runnable, or refused\n"
+"  127    program not found\n");
+	exit(0);
+}
+
+/* ---- the #! form --------------------------------------------------------- */
+
+static int
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int
+is_self(const char *path)
+{
+#ifdef __linux__
+	return same_file(path, "/proc/self/exe");
+#else
+	(void)path;
+	return 0;
+#endif
+}
+
+static const char *
+exec_filename(void)
+{
+#ifdef __linux__
+	return (const char *)getauxval(AT_EXECFN);
+#else
+	return NULL;
+#endif
+}
+
+static void
+refuse_shebang(const char *script, const char *reason, const char *arg)
+{
+	char why[300];
+
+	snprintf(why, sizeof(why), reason, arg);
+	die(EXIT_CANNOT, "#! line of %s: %s", script, why);
+}
+
+/* Reads the script's first line; refuses what the kernel would mangle. */
+static size_t
+read_first_line(const char *script, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	char *nl;
+	int fd;
+
+	if ((fd = open(script, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		die(EXIT_CANNOT, "%s: %s", script, strerror(errno));
+	while (len < size && (n = read(fd, buf + len, size - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die(EXIT_CANNOT, "%s: %s", script, strerror(errno));
+		len += (size_t)n;
+	}
+	close(fd);
+	if ((nl = memchr(buf, '\n', len)) == NULL && len == size)
+		refuse_shebang(script,
+		    "line longer than 255 bytes (the kernel truncates it)", "");
+	return nl != NULL ? (size_t)(nl - buf) : len;
+}
+
+static const char *
+skip_blanks(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* The file must say "#!" interp arg, exactly what the kernel handed us. */
+static void
+check_shebang_line(const char *script, const char *interp, const char *arg)
+{
+	char buf[256];
+	size_t len = read_first_line(script, buf, sizeof(buf));
+	const char *p = buf + 2, *end = buf + len;
+	size_t ni = strlen(interp), na = strlen(arg);
+
+	if (len > 0 && buf[len - 1] == '\r')
+		refuse_shebang(script, "line ends in CR (DOS line ends)", "");
+	p = skip_blanks(p, end);
+	if (len < 2 || memcmp(buf, "#!", 2) != 0 || (size_t)(end - p) < ni ||
+	    memcmp(p, interp, ni) != 0)
+		refuse_shebang(script, "does not name cgiguard", "");
+	p = skip_blanks(p + ni, end);
+	if ((size_t)(end - p) < na || memcmp(p, arg, na) != 0 ||
+	    skip_blanks(p + na, end) != end)
+		refuse_shebang(script, "does not match its arguments", "");
+}
+
+/* Splits the one #! argument on blanks; nothing in it is interpreted. */
+static int
+split_words(const char *script, char *arg, char **w)
+{
+	char *p;
+	int n = 0;
+
+	for (p = arg; *p != '\0'; p++) {
+		if (*p == '\r')
+			refuse_shebang(script, "line ends in CR (DOS line ends)",
+			    "");
+		if ((unsigned char)*p < ' ' && *p != '\t')
+			refuse_shebang(script, "invalid character in '%s'", "");
+		if (*p == '"' || *p == '\'' || *p == '\\' || *p == '$' ||
+		    *p == 0x7f || *p == '`')
+			refuse_shebang(script, "invalid character in '%s'", arg);
+	}
+	for (p = strtok(arg, " \t"); p != NULL; p = strtok(NULL, " \t")) {
+		if (n == MAX_SHEBANG_WORDS)
+			refuse_shebang(script, "too many words", "");
+		w[n++] = p;
+	}
+	return n;
+}
+
+/* Only the kernel starts us as [interp, "#! arg", script, ...]. */
+static int
+kernel_vouches(int argc, char **argv)
+{
+	const char *fn = exec_filename();
+	char head[2];
+	int fd, ok = 0;
+
+	if (argc < 3 || fn == NULL || strcmp(fn, argv[2]) != 0)
+		return 0;
+	if ((fd = open(argv[2], O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return 0;
+	ok = read(fd, head, 2) == 2 && memcmp(head, "#!", 2) == 0 &&
+	    is_self(argv[0]);
+	close(fd);
+	return ok;
+}
+
+static void
+read_shebang(struct request *rq, int argc, char **argv)
+{
+	const char *script = argv[2];
+	char *w[MAX_SHEBANG_WORDS];
+	int nw, i, j, k = 0;
+
+	check_shebang_line(script, argv[0], argv[1]);
+	nw = split_words(script, argv[1], w);
+	i = parse_options(&rq->cf, nw, w);
+	if (i == nw)
+		refuse_shebang(script, "missing interpreter", "");
+	if (w[i][0] != '/')
+		refuse_shebang(script, "interpreter '%s' is not an absolute path",
+		    w[i]);
+	if (is_self(w[i]))
+		refuse_shebang(script, "interpreter is cgiguard itself", "");
+	rq->argv = calloc((size_t)(nw - i + argc - 1), sizeof(char *));
+	if (rq->argv == NULL)
+		die(EXIT_FAILED, "out of memory");
+	for (j = i; j < nw; j++)
+		rq->argv[k++] = w[j];
+	for (j = 2; j < argc; j++)
+		rq->argv[k++] = argv[j];
+	rq->path = w[i];
+	rq->script = script;
+}
+
+/* ---- invocation ---------------------------------------------------------- */
+
+static void
+refuse_secure_exec(void)
+{
+#ifdef __linux__
+	int secure = getauxval(AT_SECURE) != 0;
+#else
+	int secure = issetugid();
+#endif
+	if (secure || getuid() != geteuid() || getgid() != getegid())
+		die(EXIT_CANNOT, "refusing to run set-id or with file capabilities");
+}
+
+/* A closed 0, 1 or 2 would let our own pipes land there. */
+static void
+ensure_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", O_RDWR | O_NOCTTY) != fd)
+			exit(EXIT_FAILED);
+}
+
+static void
+read_invocation(struct request *rq, int argc, char **argv)
+{
+	const char *fn = exec_filename(), *sf = getenv("SCRIPT_FILENAME");
+	int i;
+
+	if (kernel_vouches(argc, argv)) {
+		read_shebang(rq, argc, argv);
+		return;
+	}
+	if (argc >= 2 && fn != NULL && strcmp(fn, argv[1]) == 0)
+		refuse_shebang(argv[1], "missing interpreter", "");
+	if (rq->cgi_context && sf != NULL && is_self(sf))
+		die(EXIT_CANNOT, "handler mode is not configured");
+	if (rq->cgi_context && argc >= 2 && strpbrk(argv[1], " \t") != NULL)
+		die(EXIT_CANNOT, "#! argument not vouched for by the kernel");
+	i = 1 + parse_options(&rq->cf, argc - 1, argv + 1);
+	if (i >= argc)
+		usage_error("%smissing program", "");
+	rq->path = argv[i];
+	rq->argv = argv + i;
+	rq->script = sf != NULL ? sf : argv[i];
+}
+
+static void
+refuse_root_cgi(const struct request *rq)
+{
+	if (rq->cgi_context && (getuid() == 0 || geteuid() == 0))
+		die(EXIT_CANNOT, "refusing to run a CGI as root");
+}
+
+static int
+check_runnable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return errno;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	if (access(path, X_OK) < 0)
+		return errno;
+	return 0;
+}
+
+/* 126 and 127 are decided here, before anything has started. */
+static void
+resolve_program(struct request *rq)
+{
+	static char buf[PATH_MAX];
+	const char *dirs, *p, *end;
+	int e, seen = 0;
+
+	if (strchr(rq->path, '/') != NULL) {
+		if ((e = check_runnable(rq->path)) != 0)
+			die(e == ENOENT || e == ENOTDIR ? EXIT_ENOENT :
+			    EXIT_CANNOT, "%s: %s", rq->path, strerror(e));
+		return;
+	}
+	if ((dirs = getenv("PATH")) == NULL)
+		dirs = "/usr/bin:/bin";
+	for (p = dirs; ; p = end + 1) {
+		end = strchr(p, ':');
+		if (end == NULL)
+			end = p + strlen(p);
+		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - p),
+		    end == p ? "." : p, rq->path) < (int)sizeof(buf)) {
+			if ((e = check_runnable(buf)) == 0) {
+				rq->path = buf;
+				return;
+			}
+			seen |= (e != ENOENT && e != ENOTDIR);
+		}
+		if (*end == '\0')
+			break;
+	}
+	if (seen)
+		die(EXIT_CANNOT, "%s: %s", rq->path, strerror(EACCES));
+	die(EXIT_ENOENT, "%s: command not found", rq->path);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static void
+on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+	ssize_t r;
+
+	r = write(sig_wfd, &b, 1);
+	(void)r;
+	errno = saved;
+}
+
+static void
+handled_set(sigset_t *set)
+{
+	int i;
+
+	sigemptyset(set);
+	for (i = 0; i < NHANDLED; i++)
+		sigaddset(set, handled_signals[i]);
+}
+
+static void
+catch_signal(int sig, void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) < 0)
+		die(EXIT_FAILED, "sigaction: %s", strerror(errno));
+}
+
+/* Save what the server gave, block our signals, install the front's handlers. */
+static void
+take_signals(struct request *rq)
+{
+	struct server_state *ss = &rq->server;
+	static const struct itimerval zero;
+	sigset_t set;
+	int i;
+
+	handled_set(&set);
+	if (sigprocmask(SIG_BLOCK, &set, &ss->mask) < 0)
+		die(EXIT_FAILED, "sigprocmask: %s", strerror(errno));
+	for (i = 0; i < NHANDLED; i++) {
+		if (sigaction(handled_signals[i], NULL, &ss->act[i]) < 0)
+			die(EXIT_FAILED, "sigaction: %s", strerror(errno));
+		if (handled_signals[i] == SIGPIPE)
+			catch_signal(SIGPIPE, SIG_IGN);
+		else if (handled_signals[i] != SIGCHLD)
+			catch_signal(handled_signals[i], on_signal);
+	}
+	for (i = 0; i < 3; i++)
+		if (getitimer(i, &ss->timer[i]) == 0 &&
+		    (ss->timer[i].it_value.tv_sec || ss->timer[i].it_value.tv_usec))
+			(void)setitimer(i, &zero, NULL);
+}
+
+/* An abandon signal before anything started: nothing is started. */
+static void
+stop_if_abandoned_early(void)
+{
+	sigset_t pending;
+	int sig;
+
+	if (sigpending(&pending) < 0)
+		return;
+	for (sig = 1; sig < NSIG; sig++)
+		if (is_abandon_signal(sig) && sigismember(&pending, sig) == 1)
+			_exit(128 + sig);
+}
+
+/* ---- descriptors --------------------------------------------------------- */
+
+static void
+make_pipe(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die(EXIT_FAILED, "pipe: %s", strerror(errno));
+}
+
+static void
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Closes lo..hi; close_range(2) where the kernel has it. */
+static void
+close_range_fds(int lo, int hi)
+{
+	long sys = sysconf(_SC_OPEN_MAX);
+	int fd, max = sys > 0 && sys < 65536 ? (int)sys : 65536;
+
+#if defined(__linux__) && defined(SYS_close_range)
+	if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
+		return;
+#endif
+	for (fd = lo; fd <= hi && fd < max; fd++)
+		(void)close(fd);
+}
+
+static int
+pidfd_open_self(void)
+{
+#if defined(__linux__) && defined(SYS_pidfd_open)
+	return (int)syscall(SYS_pidfd_open, getpid(), 0);
+#else
+	return -1;
+#endif
+}
+
+/* ---- the CGI ------------------------------------------------------------- */
+
+struct spawn {
+	const struct request *rq;
+	volatile int	 err;		/* errno of the failed step */
+	volatile int	 step;
+};
+
+enum { STEP_SETUP = 1, STEP_LIMIT, STEP_EXEC };
+
+static const int rlimit_of[NLIMITS] = {
+	[L_CPU] = RLIMIT_CPU, [L_MEM] = RLIMIT_AS, [L_NPROC] = RLIMIT_NPROC,
+	[L_FSIZE] = RLIMIT_FSIZE, [L_NOFILE] = RLIMIT_NOFILE,
+	[L_CORE] = RLIMIT_CORE,
+};
+
+static int
+apply_limits(const struct config *cf)
+{
+	struct rlimit rl;
+	int i;
+
+	for (i = 0; i < NLIMITS; i++) {
+		if (!cf->limit_set[i])
+			continue;
+		if (getrlimit(rlimit_of[i], &rl) < 0)
+			return -1;
+		if (rl.rlim_max == RLIM_INFINITY || cf->limit[i] < rl.rlim_max)
+			rl.rlim_max = cf->limit[i];
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(rlimit_of[i], &rl) < 0)
+			return -1;
+	}
+	if (cf->nice_set) {
+		errno = 0;
+		if (nice(cf->nice) == -1 && errno != 0)
+			return -1;
+	}
+	if (cf->umask_set)
+		umask(cf->umask);
+	return 0;
+}
+
+static void
+restore_server_state(const struct server_state *ss)
+{
+	int i;
+
+	for (i = 0; i < NHANDLED; i++)
+		(void)sigaction(handled_signals[i], &ss->act[i], NULL);
+	for (i = 0; i < 3; i++)
+		if (ss->timer[i].it_value.tv_sec || ss->timer[i].it_value.tv_usec)
+			(void)setitimer(i, &ss->timer[i], NULL);
+}
+
+/* Runs in the vfork child: only system calls, then exec or _exit. */
+static void
+cgi_child(struct spawn *sp)
+{
+	const struct request *rq = sp->rq;
+
+	sp->step = STEP_SETUP;
+	if (setpgid(0, 0) < 0 || dup2(rq->out[1], STDOUT_FILENO) < 0 ||
+	    dup2(rq->err[1], STDERR_FILENO) < 0)
+		goto fail;
+	close_range_fds(3, INT_MAX);
+	restore_server_state(&rq->server);
+	sp->step = STEP_LIMIT;
+	if (apply_limits(&rq->cf) < 0)
+		goto fail;
+	sp->step = STEP_EXEC;
+	(void)sigprocmask(SIG_SETMASK, &rq->server.mask, NULL);
+	execve(rq->path, rq->argv, environ);
+fail:
+	sp->err = errno;
+	_exit(sp->err == ENOENT ? EXIT_ENOENT : EXIT_CANNOT);
+}
+
+static pid_t
+spawn_cgi(struct spawn *sp)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, &old);
+	pid = vfork();
+	if (pid == 0)
+		cgi_child(sp);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
+}
+
+/* ---- the keeper: talking to the front ------------------------------------ */
+
+static void
+tell_front(struct keeper *k, int status)
+{
+	unsigned char b = (unsigned char)status;
+
+	if (k->responded)
+		return;
+	k->responded = 1;
+	if (k->status >= 0) {
+		(void)write_all(k->status, (const char *)&b, 1);
+		close_fd(&k->status);
+	}
+}
+
+static int
+exit_code(int wstatus)
+{
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return WEXITSTATUS(wstatus);
+}
+
+static void
+signal_cgi(struct keeper *k, int sig)
+{
+	if (sig > 0 && k->cgi > 1 && k->cgi_status < 0)
+		(void)kill(-k->cgi, sig);
+}
+
+/* ---- the keeper: killing the tree ---------------------------------------- */
+
+#ifdef __linux__
+struct proc {
+	pid_t			pid, ppid;
+	unsigned long long	start;
+};
+
+static int
+read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	return sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%*u %*u %*d %*d %*d %*d %*d %*d %llu", ppid, start) == 2 ? 0 : -1;
+}
+
+/* Every process, with parent and start time. */
+static size_t
+scan_procs(struct proc **ps, size_t *cap)
+{
+	struct dirent *de;
+	struct proc *grown;
+	size_t n = 0;
+	DIR *d;
+	long pid;
+	char *end;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		if (n == *cap) {
+			*cap = *cap ? *cap * 2 : 512;
+			if ((grown = realloc(*ps, *cap * sizeof(**ps))) == NULL)
+				break;
+			*ps = grown;
+		}
+		(*ps)[n].pid = (pid_t)pid;
+		if (read_stat((pid_t)pid, &(*ps)[n].ppid, &(*ps)[n].start) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int
+in_list(const struct proc *list, size_t n, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (list[i].pid == pid)
+			return 1;
+	return 0;
+}
+
+/* Signal by pidfd, after checking the pid still is the process we saw. */
+static int
+signal_exact(const struct proc *p, int sig)
+{
+	unsigned long long start;
+	pid_t ppid;
+	int fd, r = -1;
+
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+	if ((fd = (int)syscall(SYS_pidfd_open, p->pid, 0)) >= 0) {
+		if (read_stat(p->pid, &ppid, &start) == 0 && start == p->start)
+			r = (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+		close(fd);
+		return r;
+	}
+#endif
+	(void)fd;
+	if (read_stat(p->pid, &ppid, &start) == 0 && start == p->start)
+		r = kill(p->pid, sig);
+	return r;
+}
+
+/* Stop every descendant, rescanning until none is new, then kill them all. */
+static int
+kill_tree(struct keeper *k)
+{
+	struct proc *all = NULL, *tree = NULL, *grown;
+	size_t cap = 0, n, ntree = 0, i, before;
+	long long give_up = now_ms() + 500;
+	pid_t self = getpid();
+	int round;
+
+	signal_cgi(k, SIGSTOP);
+	for (round = 0; round < 64 && now_ms() < give_up; round++) {
+		n = scan_procs(&all, &cap);
+		before = ntree;
+		do {
+			size_t added = ntree;
+
+			for (i = 0; i < n; i++) {
+				if (all[i].pid == self ||
+				    in_list(tree, ntree, all[i].pid) ||
+				    (all[i].ppid != self &&
+				    !in_list(tree, ntree, all[i].ppid)))
+					continue;
+				grown = realloc(tree, (ntree + 1) * sizeof(*tree));
+				if (grown == NULL)
+					break;
+				tree = grown;
+				tree[ntree++] = all[i];
+				(void)signal_exact(&all[i], SIGSTOP);
+			}
+			if (ntree == added)
+				break;
+		} while (1);
+		if (ntree == before)
+			break;
+	}
+	signal_cgi(k, SIGKILL);
+	for (i = 0; i < ntree; i++)
+		(void)signal_exact(&tree[i], SIGKILL);
+	free(all);
+	free(tree);
+	return (int)ntree;
+}
+#else
+static int
+kill_tree(struct keeper *k)
+{
+	signal_cgi(k, SIGKILL);
+	return 1;
+}
+#endif
+
+/* ---- the keeper: events -------------------------------------------------- */
+
+static void
+log_abandoned(struct keeper *k, int sig)
+{
+	struct line l;
+
+	line_start(&l, "abandoned");
+	line_add(&l, "reason", k->abandon_reason);
+	line_add(&l, "signal", sig > 0 ? signal_name(sig) : "none");
+	line_add(&l, "script", k->rq->script);
+	line_addf(&l, "pgid", "%ld", (long)k->cgi);
+	log_line(&l);
+}
+
+/* The request is over for the server; the CGI gets its stop signal and --grace. */
+static void
+abandon(struct keeper *k, const char *reason, int sig, int front_status)
+{
+	int stop = k->rq->cf.stop_signal < 0 ? sig : k->rq->cf.stop_signal;
+
+	if (k->abandoned || k->ended)
+		return;
+	k->abandoned = 1;
+	k->abandon_reason = reason;
+	signal_cgi(k, stop);
+	k->grace_at = now_ms() + k->rq->cf.grace_ms;
+	tell_front(k, front_status);
+	log_abandoned(k, stop);
+}
+
+static void
+reap(struct keeper *k)
+{
+	int ws;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &ws, WNOHANG)) != 0) {
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			k->children = 0;
+			return;
+		}
+		if (pid == k->cgi)
+			k->cgi_status = ws;
+	}
+	k->children = 1;
+}
+
+static void
+read_signals(struct keeper *k)
+{
+	unsigned char b[64];
+
+	while (read(k->sig, b, sizeof(b)) > 0)
+		;
+	reap(k);
+}
+
+/* Bytes from the front are signals it caught; EOF means it is gone. */
+static void
+read_front(struct keeper *k)
+{
+	unsigned char b[64];
+	ssize_t n, i;
+
+	n = read(k->ctl, b, sizeof(b));
+	if (n < 0)
+		return;
+	if (n == 0) {
+		close_fd(&k->ctl);
+		abandon(k, "front-died", SIGTERM, 0);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (is_abandon_signal(b[i])) {
+			k->responded = 1;	/* the front has exited */
+			close_fd(&k->status);
+			abandon(k, "signal", b[i], 0);
+		} else if (!k->abandoned && !k->ended)
+			signal_cgi(k, b[i]);
+	}
+}
+
+/* ---- the keeper: output -------------------------------------------------- */
+
+static int
+server_listening(const struct keeper *k)
+{
+	return !k->released && !k->abandoned && !k->ended;
+}
+
+static void
+server_gone(struct keeper *k)
+{
+	abandon(k, "pipe", SIGTERM, 128 + SIGPIPE);
+}
+
+/* CGI stderr after the server is gone: one record per line, bounded. */
+static void
+log_stderr(struct keeper *k, const char *buf, size_t n, int flush)
+{
+	struct line l;
+	size_t i;
+
+	for (i = 0; i <= n; i++) {
+		int end = (i == n) ? flush && k->errlen > 0 : buf[i] == '\n';
+
+		if (!end && i < n) {
+			if (k->errlen < sizeof(k->errline) - 1)
+				k->errline[k->errlen++] = buf[i];
+			continue;
+		}
+		if (!end)
+			break;
+		k->errline[k->errlen] = '\0';
+		k->errlen = 0;
+		if (k->errlines++ >= STDERR_LOG_LINES)
+			continue;
+		line_start(&l, "stderr");
+		line_add(&l, "text", k->errline);
+		log_line(&l);
+	}
+}
+
+static void
+relay_errors(struct keeper *k)
+{
+	static char buf[4096];
+	ssize_t n;
+
+	while ((n = read(k->err, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (server_listening(k)) {
+			if (write_all(STDERR_FILENO, buf, (size_t)n) < 0 &&
+			    errno == EPIPE)
+				server_gone(k);
+		} else
+			log_stderr(k, buf, (size_t)n, 0);
+	}
+	log_stderr(k, buf, 0, 1);
+	close_fd(&k->err);
+}
+
+static int
+splice_output(struct keeper *k)
+{
+#ifdef SPLICE_F_NONBLOCK
+	ssize_t n;
+
+	n = splice(k->out, NULL, STDOUT_FILENO, NULL, RELAY_CHUNK,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0)
+		return 0;
+	if (n == 0) {
+		close_fd(&k->out);
+		return 0;
+	}
+	if (errno == EINTR)
+		return 0;
+	if (errno == EAGAIN) {
+		k->waiting_out = 1;
+		return 0;
+	}
+	if (errno != EINVAL && errno != ENOSYS) {
+		server_gone(k);
+		return 0;
+	}
+#endif
+	k->splice_ok = 0;
+	return -1;
+}
+
+/* Forward at once, never buffer; splice where the kernel can. */
+static void
+relay_output(struct keeper *k)
+{
+	static char buf[RELAY_CHUNK];
+	ssize_t n;
+
+	if (server_listening(k) && k->splice_ok && splice_output(k) == 0)
+		return;
+	n = read(k->out, buf, sizeof(buf));
+	if (n == 0)
+		close_fd(&k->out);
+	if (n <= 0 || !server_listening(k))
+		return;
+	if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+		server_gone(k);
+}
+
+/* ---- the keeper: the end of a request ------------------------------------ */
+
+/* The CGI's output has ended: the server gets its status and, later, EOF. */
+static void
+end_response(struct keeper *k)
+{
+	if (k->err >= 0)
+		relay_errors(k);
+	k->ended = 1;
+	tell_front(k, k->cgi_status >= 0 ? exit_code(k->cgi_status) : 0);
+	if (k->cgi_status < 0 || k->children)
+		k->grace_at = now_ms() + k->rq->cf.grace_ms;
+}
+
+/* Only once the front is a zombie, so the server never sees EOF first. */
+static void
+release_server(struct keeper *k)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	(void)shutdown(STDOUT_FILENO, SHUT_WR);
+	if (null >= 0) {
+		(void)dup2(null, STDOUT_FILENO);
+		(void)dup2(null, STDERR_FILENO);
+		close(null);
+	} else {
+		close(STDOUT_FILENO);
+		close(STDERR_FILENO);
+	}
+	k->released = 1;
+	log_detach_stderr();
+}
+
+static void
+log_killed(struct keeper *k, int processes)
+{
+	struct line l;
+
+	line_start(&l, "killed");
+	line_add(&l, "reason", k->abandoned &&
+	    strcmp(k->abandon_reason, "timeout") == 0 ? "timeout" : "grace");
+	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
+	line_addf(&l, "processes", "%d", processes);
+	line_add(&l, "script", k->rq->script);
+	log_line(&l);
+}
+
+static void
+log_finished(struct keeper *k)
+{
+	struct line l;
+
+	if (k->killed || (!k->abandoned && !k->rq->cf.verbose))
+		return;
+	line_start(&l, "finished");
+	if (k->cgi_status >= 0)
+		line_addf(&l, "status", "%d", exit_code(k->cgi_status));
+	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
+	if (k->abandoned)
+		line_add(&l, "after", "abandoned");
+	else if (k->grace_at)
+		line_add(&l, "after", "response");
+	line_add(&l, "script", k->rq->script);
+	log_line(&l);
+}
+
+static void
+check_deadlines(struct keeper *k)
+{
+	long long t = now_ms();
+
+	if (k->timeout_at && t >= k->timeout_at && !k->ended)
+		abandon(k, "timeout", SIGTERM, EXIT_TIMEDOUT);
+	if (k->linger_at && t >= k->linger_at && !k->ended && !k->abandoned)
+		end_response(k);
+	if (k->grace_at && t >= k->grace_at && !k->killed) {
+		k->killed = 1;
+		log_killed(k, kill_tree(k));
+		k->reap_at = t + REAP_MS;
+	}
+}
+
+static void
+check_end(struct keeper *k)
+{
+	if (k->out < 0 && !k->ended && !k->abandoned) {
+		if (k->cgi_status >= 0)
+			end_response(k);
+		else if (!k->linger_at)
+			k->linger_at = now_ms() + LINGER_MS;
+	}
+	if (k->responded && k->front_zombie && !k->released)
+		release_server(k);
+}
+
+static int
+keeper_done(const struct keeper *k)
+{
+	if (k->reap_at && now_ms() >= k->reap_at)
+		return 1;
+	return k->cgi_status >= 0 && !k->children && k->out < 0 &&
+	    k->err < 0 && k->released;
+}
+
+static int
+next_timeout(const struct keeper *k)
+{
+	long long at[4], t = now_ms(), soon = -1;
+	int i;
+
+	at[0] = k->ended || k->abandoned ? 0 : k->linger_at;
+	at[1] = k->killed ? 0 : k->grace_at;
+	at[2] = k->ended || k->abandoned ? 0 : k->timeout_at;
+	at[3] = k->reap_at;
+	for (i = 0; i < 4; i++)
+		if (at[i] && (soon < 0 || at[i] < soon))
+			soon = at[i];
+	if (k->rq->front_pidfd < 0 && !k->front_zombie && k->responded)
+		soon = soon < 0 || soon > t + 5 ? t + 5 : soon;
+	if (soon < 0)
+		return -1;
+	return soon <= t ? 0 : (int)(soon - t > 60000 ? 60000 : soon - t);
+}
+
+/* Without a pidfd, the front is gone once we have been reparented. */
+static void
+check_front_fallback(struct keeper *k)
+{
+	if (k->rq->front_pidfd < 0 && k->ctl < 0 && getppid() != k->rq->front)
+		k->front_zombie = 1;
+}
+
+enum { P_SIG, P_CTL, P_FRONT, P_OUT, P_ERR, P_SERVER, NPOLL };
+
+static void
+watch(const struct keeper *k, struct pollfd *p)
+{
+	int listening = server_listening(k);
+
+	memset(p, 0, NPOLL * sizeof(*p));
+	p[P_SIG].fd = k->sig;
+	p[P_CTL].fd = k->ctl;
+	p[P_FRONT].fd = k->front_zombie ? -1 : k->rq->front_pidfd;
+	p[P_OUT].fd = k->waiting_out && listening ? -1 : k->out;
+	p[P_ERR].fd = k->err;
+	p[P_SERVER].fd = listening ? STDOUT_FILENO : -1;
+	p[P_SERVER].events = k->waiting_out ? POLLOUT : 0;
+	p[P_SIG].events = p[P_CTL].events = p[P_FRONT].events = POLLIN;
+	p[P_OUT].events = p[P_ERR].events = POLLIN;
+}
+
+static void
+dispatch(struct keeper *k, const struct pollfd *p)
+{
+	if (p[P_SIG].revents)
+		read_signals(k);
+	if (p[P_CTL].revents)
+		read_front(k);
+	if (p[P_FRONT].revents)
+		k->front_zombie = 1;
+	if (p[P_OUT].revents)
+		relay_output(k);
+	if (p[P_ERR].revents)
+		relay_errors(k);
+	if (p[P_SERVER].revents & (POLLERR | POLLHUP))
+		server_gone(k);
+	else if (p[P_SERVER].revents & POLLOUT)
+		k->waiting_out = 0;
+}
+
+static void
+supervise(struct keeper *k)
+{
+	struct pollfd p[NPOLL];
+
+	while (!keeper_done(k)) {
+		watch(k, p);
+		if (poll(p, NPOLL, next_timeout(k)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_simple("failed", "reason", strerror(errno));
+			return;
+		}
+		dispatch(k, p);
+		check_front_fallback(k);
+		check_deadlines(k);
+		check_end(k);
+	}
+}
+
+/* ---- the keeper ---------------------------------------------------------- */
+
+static void
+sort_fds(int *fds, int n)
+{
+	int i, j, t;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+			t = fds[j];
+			fds[j] = fds[j - 1];
+			fds[j - 1] = t;
+		}
+}
+
+/* The keeper outlives the request: it holds nothing of the server's but 1, 2. */
+static void
+close_inherited(struct keeper *k)
+{
+	const struct request *rq = k->rq;
+	int keep[] = { rq->ctl[0], rq->status[1], rq->out[0], rq->out[1],
+	    rq->err[0], rq->err[1], rq->front_pidfd, log_fd, k->sig, sig_wfd };
+	int n = (int)(sizeof(keep) / sizeof(keep[0])), i, lo = 3;
+
+	sort_fds(keep, n);
+	for (i = 0; i <= n; i++) {
+		int hi = i < n ? keep[i] - 1 : INT_MAX;
+
+		if (i < n && keep[i] < lo)
+			continue;
+		if (hi >= lo)
+			close_range_fds(lo, hi);
+		if (i < n)
+			lo = keep[i] + 1;
+	}
+}
+
+static void
+become_keeper(struct request *rq, struct keeper *k, int front_sig)
+{
+	int sp[2];
+	sigset_t set;
+
+	memset(k, 0, sizeof(*k));
+	k->rq = rq;
+	k->cgi_status = -1;
+	k->children = 1;
+	k->splice_ok = 1;
+	k->ctl = rq->ctl[0];
+	k->status = rq->status[1];
+	k->out = rq->out[0];
+	k->err = rq->err[0];
+	if (rq->cf.timeout_ms > 0)
+		k->timeout_at = now_ms() + rq->cf.timeout_ms;
+	(void)setsid();
+#ifdef __linux__
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+	close(front_sig);
+	close(sig_wfd);
+	close(rq->ctl[1]);
+	close(rq->status[0]);
+	if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_simple("failed", "reason", strerror(errno));
+		_exit(EXIT_FAILED);
+	}
+	k->sig = sp[0];
+	sig_wfd = sp[1];
+	catch_signal(SIGCHLD, on_signal);
+	close_inherited(k);
+	set_nonblock(k->out);
+	set_nonblock(k->err);
+	set_nonblock(k->ctl);
+	handled_set(&set);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* A stop signal that reached the front while we started: start nothing. */
+static int
+abandoned_before_start(struct keeper *k)
+{
+	struct pollfd p = { k->ctl, POLLIN, 0 };
+	unsigned char b[16];
+	ssize_t n, i;
+
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	if ((n = read(k->ctl, b, sizeof(b))) <= 0)
+		return n == 0;
+	for (i = 0; i < n; i++)
+		if (is_abandon_signal(b[i]))
+			return 1;
+	return 0;
+}
+
+static void
+report_spawn_failure(struct keeper *k, const struct spawn *sp)
+{
+	char msg[PATH_MAX + 128];
+	int n;
+
+	if (sp->step == STEP_EXEC)
+		n = snprintf(msg, sizeof(msg), "%s: %s", k->rq->path,
+		    strerror(sp->err));
+	else
+		n = snprintf(msg, sizeof(msg), "cannot set up the CGI: %s",
+		    strerror(sp->err));
+	if (n < 0)
+		return;
+	log_simple(sp->step == STEP_EXEC ? "refused" : "failed", "reason", msg);
+	if (log_fd != STDERR_FILENO) {
+		(void)write_all(STDERR_FILENO, "cgiguard: ", 10);
+		(void)write_all(STDERR_FILENO, msg, strlen(msg));
+		(void)write_all(STDERR_FILENO, "\n", 1);
+	}
+}
+
+static void
+keeper(struct request *rq, int front_sig)
+{
+	struct keeper k;
+	struct spawn sp;
+
+	become_keeper(rq, &k, front_sig);
+	if (abandoned_before_start(&k))
+		_exit(0);
+	memset(&sp, 0, sizeof(sp));
+	sp.rq = rq;
+	if ((k.cgi = spawn_cgi(&sp)) < 0) {
+		log_simple("failed", "reason", strerror(errno));
+		tell_front(&k, EXIT_FAILED);
+		_exit(EXIT_FAILED);
+	}
+	close(rq->out[1]);
+	close(rq->err[1]);
+	close(STDIN_FILENO);
+	if (sp.err != 0)
+		report_spawn_failure(&k, &sp);
+	supervise(&k);
+	log_finished(&k);
+	_exit(0);
+}
+
+/* ---- the front ----------------------------------------------------------- */
+
+/* Forward what the server sends; leave at once when it gives up. */
+static int
+front(struct request *rq, int sig_rfd)
+{
+	struct pollfd p[2] = { { sig_rfd, POLLIN, 0 }, { rq->status[0], POLLIN, 0 } };
+	unsigned char b[64];
+	sigset_t set;
+	ssize_t n, i;
+
+	close(rq->ctl[0]);
+	close(rq->status[1]);
+	close(rq->out[0]);
+	close(rq->out[1]);
+	close(rq->err[0]);
+	close(rq->err[1]);
+	if (rq->front_pidfd >= 0)
+		close(rq->front_pidfd);
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	close(STDERR_FILENO);
+	handled_set(&set);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(EXIT_FAILED);
+		}
+		if (p[0].revents && (n = read(sig_rfd, b, sizeof(b))) > 0)
+			for (i = 0; i < n; i++) {
+				(void)write_all(rq->ctl[1], (const char *)&b[i], 1);
+				if (is_abandon_signal(b[i]))
+					_exit(128 + b[i]);
+			}
+		if (p[1].revents) {
+			n = read(rq->status[0], b, 1);
+			if (n == 1)
+				_exit(b[0]);
+			if (n == 0) {
+				log_simple("failed", "reason", "keeper died");
+				_exit(EXIT_FAILED);
+			}
+		}
+	}
+}
+
+static void
+open_channels(struct request *rq, int sig[2])
+{
+	make_pipe(rq->ctl);
+	make_pipe(rq->status);
+	make_pipe(rq->out);
+	make_pipe(rq->err);
+	if (pipe2(sig, O_CLOEXEC | O_NONBLOCK) < 0)
+		die(EXIT_FAILED, "pipe: %s", strerror(errno));
+	sig_wfd = sig[1];
+	rq->front_pidfd = pidfd_open_self();
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct request rq;
+	int sig[2];
+	pid_t pid;
+
+	refuse_secure_exec();
+	ensure_std_fds();
+	the_request = &rq;
+	rq.cgi_context = getenv("GATEWAY_INTERFACE") != NULL;
+	rq.cf.grace_ms = DEFAULT_GRACE_MS;
+	rq.cf.stop_signal = -1;
+	read_invocation(&rq, argc, argv);
+	log_open(rq.cf.log);
+	refuse_root_cgi(&rq);
+	resolve_program(&rq);
+	(void)unsetenv("HTTP_PROXY");
+	clock_gettime(CLOCK_MONOTONIC, &rq.start);
+	open_channels(&rq, sig);
+	take_signals(&rq);
+	stop_if_abandoned_early();
+	rq.front = getpid();
+	if ((pid = fork()) < 0)
+		die(EXIT_FAILED, "fork: %s", strerror(errno));
+	if (pid == 0)
+		keeper(&rq, sig[0]);
+	return front(&rq, sig[0]);
+}
