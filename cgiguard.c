@@ -250,23 +250,26 @@ line_add(struct line *l, const char *key, const char *value)
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)value;
 	char esc[4] = { '\\', 'x', 0, 0 };
+	int quote = *p == '\0' || strchr(value, ' ') != NULL;
 	size_t n;
 
 	line_put(l, " ", 1);
 	line_put(l, key, strlen(key));
-	line_put(l, "=", 1);
+	line_put(l, quote ? "=\"" : "=", quote ? 2 : 1);
 	for (n = 0; *p != '\0'; p++, n++) {
 		if (n == FIELD_MAX) {
 			line_put(l, "...", 3);
 			break;
 		}
-		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
+		if (*p < ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
 			esc[2] = hex[*p >> 4];
 			esc[3] = hex[*p & 15];
 			line_put(l, esc, 4);
 		} else
 			line_put(l, (const char *)p, 1);
 	}
+	if (quote)
+		line_put(l, "\"", 1);
 }
 
 static void
