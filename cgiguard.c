@@ -993,6 +993,11 @@ resolve_program(struct request *rq)
 			    EXIT_CANNOT, "%s: %s", rq->path, strerror(e));
 		return;
 	}
+	if (rq->cgi_context && (p = getenv("SCRIPT_FILENAME")) != NULL &&
+	    same_file(rq->path, p)) {
+		rq->path = p;	/* busybox httpd: "interpreter name" in its dir */
+		return;
+	}
 	if ((dirs = getenv("PATH")) == NULL)
 		dirs = "/usr/bin:/bin";
 	for (p = dirs; ; p = end + 1) {
@@ -1123,13 +1128,15 @@ close_fd(int *fd)
 static void
 close_range_fds(int lo, int hi)
 {
-	long sys = sysconf(_SC_OPEN_MAX);
-	int fd, max = sys > 0 && sys < 65536 ? (int)sys : 65536;
+	long sys;
+	int fd, max;
 
 #if defined(__linux__) && defined(SYS_close_range)
 	if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
 		return;
 #endif
+	sys = sysconf(_SC_OPEN_MAX);
+	max = sys > 0 && sys < 65536 ? (int)sys : 65536;
 	for (fd = lo; fd <= hi && fd < max; fd++)
 		(void)close(fd);
 }
