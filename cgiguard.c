@@ -167,8 +167,12 @@ static int log_is_stderr;
 static int log_file;
 static struct request *the_request;
 
-static void	 usage(void);
-static void	 die(int, const char *, ...);
+#define NORETURN __attribute__((noreturn))	/* gcc, clang */
+
+static void	 usage(void) NORETURN;
+static void	 die(int, const char *, ...) NORETURN;
+static void	 usage_error(const char *, const char *) NORETURN;
+static void	 refuse_shebang(const char *, const char *) NORETURN;
 
 /* ---- time ---------------------------------------------------------------- */
 
@@ -775,11 +779,8 @@ exec_filename(void)
 }
 
 static void
-refuse_shebang(const char *script, const char *reason, const char *arg)
+refuse_shebang(const char *script, const char *why)
 {
-	char why[300];
-
-	snprintf(why, sizeof(why), reason, arg);
 	die(EXIT_CANNOT, "#! line of %s: %s", script, why);
 }
 
@@ -804,7 +805,7 @@ read_first_line(const char *script, char *buf, size_t size)
 	close(fd);
 	if ((nl = memchr(buf, '\n', len)) == NULL && len == size)
 		refuse_shebang(script,
-		    "line longer than 255 bytes (the kernel truncates it)", "");
+		    "line longer than 255 bytes (the kernel truncates it)");
 	return nl != NULL ? (size_t)(nl - buf) : len;
 }
 
@@ -826,15 +827,15 @@ check_shebang_line(const char *script, const char *interp, const char *arg)
 	size_t ni = strlen(interp), na = strlen(arg);
 
 	if (len > 0 && buf[len - 1] == '\r')
-		refuse_shebang(script, "line ends in CR (DOS line ends)", "");
+		refuse_shebang(script, "line ends in CR (DOS line ends)");
 	p = skip_blanks(p, end);
 	if (len < 2 || memcmp(buf, "#!", 2) != 0 || (size_t)(end - p) < ni ||
 	    memcmp(p, interp, ni) != 0)
-		refuse_shebang(script, "does not name cgiguard", "");
+		refuse_shebang(script, "does not name cgiguard");
 	p = skip_blanks(p + ni, end);
 	if ((size_t)(end - p) < na || memcmp(p, arg, na) != 0 ||
 	    skip_blanks(p + na, end) != end)
-		refuse_shebang(script, "does not match its arguments", "");
+		refuse_shebang(script, "does not match its arguments");
 }
 
 /* Splits the one #! argument on blanks; nothing in it is interpreted. */
@@ -846,17 +847,17 @@ split_words(const char *script, char *arg, char **w)
 
 	for (p = arg; *p != '\0'; p++) {
 		if (*p == '\r')
-			refuse_shebang(script, "line ends in CR (DOS line ends)",
-			    "");
+			refuse_shebang(script, "line ends in CR (DOS line ends)");
 		if ((unsigned char)*p < ' ' && *p != '\t')
-			refuse_shebang(script, "invalid character in '%s'", "");
+			refuse_shebang(script, "invalid character");
 		if (*p == '"' || *p == '\'' || *p == '\\' || *p == '$' ||
 		    *p == 0x7f || *p == '`')
-			refuse_shebang(script, "invalid character in '%s'", arg);
+			die(EXIT_CANNOT, "#! line of %s: invalid character in '%s'",
+			    script, arg);
 	}
 	for (p = strtok(arg, " \t"); p != NULL; p = strtok(NULL, " \t")) {
 		if (n == MAX_SHEBANG_WORDS)
-			refuse_shebang(script, "too many words", "");
+			refuse_shebang(script, "too many words");
 		w[n++] = p;
 	}
 	return n;
@@ -891,12 +892,12 @@ read_shebang(struct request *rq, int argc, char **argv)
 	nw = split_words(script, argv[1], w);
 	i = parse_options(&rq->cf, nw, w);
 	if (i == nw)
-		refuse_shebang(script, "missing interpreter", "");
+		refuse_shebang(script, "missing interpreter");
 	if (w[i][0] != '/')
-		refuse_shebang(script, "interpreter '%s' is not an absolute path",
-		    w[i]);
+		die(EXIT_CANNOT, "#! line of %s: interpreter '%s' is not an "
+		    "absolute path", script, w[i]);
 	if (is_self(w[i]))
-		refuse_shebang(script, "interpreter is cgiguard itself", "");
+		refuse_shebang(script, "interpreter is cgiguard itself");
 	rq->argv = calloc((size_t)(nw - i + argc - 1), sizeof(char *));
 	if (rq->argv == NULL)
 		die(EXIT_FAILED, "out of memory");
@@ -945,7 +946,7 @@ read_invocation(struct request *rq, int argc, char **argv)
 		return;
 	}
 	if (argc >= 2 && fn != NULL && strcmp(fn, argv[1]) == 0)
-		refuse_shebang(argv[1], "missing interpreter", "");
+		refuse_shebang(argv[1], "missing interpreter");
 	if (rq->cgi_context && sf != NULL && is_self(sf))
 		die(EXIT_CANNOT, "handler mode is not configured");
 	if (rq->cgi_context && argc >= 2 && strpbrk(argv[1], " \t") != NULL)
