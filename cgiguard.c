@@ -68,7 +68,7 @@ enum limit { L_CPU, L_MEM, L_NPROC, L_FSIZE, L_NOFILE, L_CORE, NLIMITS };
 enum opt_id {
 	O_GRACE, O_TIMEOUT, O_SIGNAL, O_LOG, O_VERBOSE,
 	O_CPU, O_MEM, O_NPROC, O_FSIZE, O_NOFILE, O_CORE,
-	O_NICE, O_UMASK, O_HELP, O_VERSION
+	O_NICE, O_UMASK, O_CLEAN_ENV, O_HELP, O_VERSION
 };
 
 struct option_def {
@@ -91,6 +91,7 @@ static const struct option_def options[] = {
 	[O_CORE] =	{ "core", 0, 1 },
 	[O_NICE] =	{ "nice", 0, 1 },
 	[O_UMASK] =	{ "umask", 0, 1 },
+	[O_CLEAN_ENV] =	{ "clean-env", 0, 0 },
 	[O_HELP] =	{ "help", 'h', 0 },
 	[O_VERSION] =	{ "version", 'V', 0 },
 };
@@ -106,6 +107,7 @@ struct config {
 	rlim_t		 limit[NLIMITS];
 	int		 nice_set, nice;
 	int		 umask_set;
+	int		 clean_env;
 	mode_t		 umask;
 };
 
@@ -597,6 +599,7 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 		cf->umask = parse_mode(opt, v);
 		cf->umask_set = 1;
 		break;
+	case O_CLEAN_ENV: cf->clean_env = 1; break;
 	case O_HELP:	usage(); break;
 	case O_VERSION:
 		printf("cgiguard " VERSION "\n");
@@ -730,6 +733,7 @@ usage(void)
 "      --core=SIZE        hard resource limits set before exec\n"
 "      --nice=N           add N to the CGI's niceness\n"
 "      --umask=MODE       the CGI's umask (octal)\n"
+"      --clean-env        pass only CGI variables and a safe PATH\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -1019,6 +1023,62 @@ resolve_program(struct request *rq)
 	if (seen)
 		die(EXIT_CANNOT, "%s: %s", rq->path, strerror(EACCES));
 	die(EXIT_ENOENT, "%s: command not found", rq->path);
+}
+
+/* ---- environment --------------------------------------------------------- */
+
+/* Read by loaders, shells and libc before the CGI's first line runs. */
+static const char *const unsafe_env[] = {
+	"HTTP_PROXY=", "LD_", "GLIBC_TUNABLES=", "GCONV_PATH=", "BASH_ENV=",
+	"ENV=", "BASH_FUNC_", "IFS=", "SHELLOPTS=", "PS4=", NULL
+};
+
+/* What suexec passes: the CGI variables and the request's headers. */
+static const char *const safe_env[] = {
+	"HTTP_", "SSL_", "AUTH_TYPE=", "CONTENT_LENGTH=", "CONTENT_TYPE=",
+	"CONTEXT_DOCUMENT_ROOT=", "CONTEXT_PREFIX=", "DATE_GMT=",
+	"DATE_LOCAL=", "DOCUMENT_ARGS=", "DOCUMENT_NAME=",
+	"DOCUMENT_PATH_INFO=", "DOCUMENT_ROOT=", "DOCUMENT_URI=",
+	"GATEWAY_INTERFACE=", "HTTPS=", "LAST_MODIFIED=", "PATH_INFO=",
+	"PATH_TRANSLATED=", "QUERY_STRING=", "QUERY_STRING_UNESCAPED=",
+	"REMOTE_ADDR=", "REMOTE_HOST=", "REMOTE_IDENT=", "REMOTE_PORT=",
+	"REMOTE_USER=", "REDIRECT_ERROR_NOTES=", "REDIRECT_HANDLER=",
+	"REDIRECT_QUERY_STRING=", "REDIRECT_REMOTE_USER=",
+	"REDIRECT_SCRIPT_FILENAME=", "REDIRECT_STATUS=", "REDIRECT_URL=",
+	"REQUEST_METHOD=", "REQUEST_URI=", "REQUEST_SCHEME=",
+	"SCRIPT_FILENAME=", "SCRIPT_NAME=", "SCRIPT_URI=", "SCRIPT_URL=",
+	"SERVER_ADMIN=", "SERVER_NAME=", "SERVER_ADDR=", "SERVER_PORT=",
+	"SERVER_PROTOCOL=", "SERVER_SIGNATURE=", "SERVER_SOFTWARE=",
+	"UNIQUE_ID=", "USER_NAME=", "TZ=", NULL
+};
+
+static int
+env_matches(const char *var, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strncmp(var, *list, strlen(*list)) == 0)
+			return 1;
+	return 0;
+}
+
+/* Drops variables in place; with --clean-env keeps only the safe list. */
+static void
+scrub_environment(int clean)
+{
+	static char safe_path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	char **from, **to;
+
+	for (from = to = environ; *from != NULL; from++) {
+		if (env_matches(*from, unsafe_env) ||
+		    (clean && strncmp(*from, "HTTP_PROXY=", 11) == 0))
+			continue;
+		if (clean && !env_matches(*from, safe_env))
+			continue;
+		*to++ = *from;
+	}
+	*to = NULL;
+	if (clean && putenv(safe_path) != 0)
+		die(EXIT_FAILED, "putenv: %s", strerror(errno));
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -2029,7 +2089,7 @@ main(int argc, char *argv[])
 	log_open(rq.cf.log);
 	refuse_root_cgi(&rq);
 	resolve_program(&rq);
-	(void)unsetenv("HTTP_PROXY");
+	scrub_environment(rq.cf.clean_env);
 	clock_gettime(CLOCK_MONOTONIC, &rq.start);
 	open_channels(&rq, sig);
 	take_signals(&rq);
