@@ -175,6 +175,7 @@ static void	 usage(void) NORETURN;
 static void	 die(int, const char *, ...) NORETURN;
 static void	 usage_error(const char *, const char *) NORETURN;
 static void	 refuse_shebang(const char *, const char *) NORETURN;
+static void	 refuse_character(const char *, const char *) NORETURN;
 
 /* ---- time ---------------------------------------------------------------- */
 
@@ -249,19 +250,15 @@ line_put(struct line *l, const char *s, size_t n)
 	l->buf[l->len] = '\0';
 }
 
-/* Values are escaped so one record stays one line of key=value words. */
+/* Control bytes, quotes and backslashes become \xHH: one record, one line. */
 static void
-line_add(struct line *l, const char *key, const char *value)
+line_escape(struct line *l, const char *value)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)value;
 	char esc[4] = { '\\', 'x', 0, 0 };
-	int quote = *p == '\0' || strchr(value, ' ') != NULL;
 	size_t n;
 
-	line_put(l, " ", 1);
-	line_put(l, key, strlen(key));
-	line_put(l, quote ? "=\"" : "=", quote ? 2 : 1);
 	for (n = 0; *p != '\0'; p++, n++) {
 		if (n == FIELD_MAX) {
 			line_put(l, "...", 3);
@@ -274,6 +271,17 @@ line_add(struct line *l, const char *key, const char *value)
 		} else
 			line_put(l, (const char *)p, 1);
 	}
+}
+
+static void
+line_add(struct line *l, const char *key, const char *value)
+{
+	int quote = *value == '\0' || strchr(value, ' ') != NULL;
+
+	line_put(l, " ", 1);
+	line_put(l, key, strlen(key));
+	line_put(l, quote ? "=\"" : "=", quote ? 2 : 1);
+	line_escape(l, value);
 	if (quote)
 		line_put(l, "\"", 1);
 }
@@ -842,6 +850,16 @@ check_shebang_line(const char *script, const char *interp, const char *arg)
 		refuse_shebang(script, "does not match its arguments");
 }
 
+static void
+refuse_character(const char *script, const char *arg)
+{
+	struct line l = { "", 0 };
+
+	line_escape(&l, arg);
+	die(EXIT_CANNOT, "#! line of %s: invalid character in '%s'", script,
+	    l.buf);
+}
+
 /* Splits the one #! argument on blanks; nothing in it is interpreted. */
 static int
 split_words(const char *script, char *arg, char **w)
@@ -852,12 +870,9 @@ split_words(const char *script, char *arg, char **w)
 	for (p = arg; *p != '\0'; p++) {
 		if (*p == '\r')
 			refuse_shebang(script, "line ends in CR (DOS line ends)");
-		if ((unsigned char)*p < ' ' && *p != '\t')
-			refuse_shebang(script, "invalid character");
-		if (*p == '"' || *p == '\'' || *p == '\\' || *p == '$' ||
-		    *p == 0x7f || *p == '`')
-			die(EXIT_CANNOT, "#! line of %s: invalid character in '%s'",
-			    script, arg);
+		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f ||
+		    strchr("\"'\\$`", *p) != NULL)
+			refuse_character(script, arg);
 	}
 	for (p = strtok(arg, " \t"); p != NULL; p = strtok(NULL, " \t")) {
 		if (n == MAX_SHEBANG_WORDS)
