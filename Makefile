@@ -4,6 +4,9 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 DESTDIR	?=
+CONF	?= /etc/cgiguard.conf
+# The policy tests' own build reads its policy from here.
+TESTCONF = /run/cgiguard-test/cgiguard.conf
 
 # A static binary by default: musl-gcc when installed, else the system compiler.
 ifeq ($(origin CC),default)
@@ -24,19 +27,27 @@ TESTS	 = tests/*.bats
 all: cgiguard
 
 cgiguard: cgiguard.c
-	$(CC) $(WARN) $(HARDEN) $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LDFLAGS) -o $@ cgiguard.c
+	$(CC) $(WARN) $(HARDEN) -DCGIGUARD_CONF='"$(CONF)"' $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LDFLAGS) -o $@ cgiguard.c
+
+tests/cgiguard-policy: cgiguard.c
+	$(CC) $(WARN) $(HARDEN) -DCGIGUARD_CONF='"$(TESTCONF)"' $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LDFLAGS) -o $@ cgiguard.c
 
 static: cgiguard
 
 # Sanitizers need the dynamic runtime.
 cgiguard-asan: cgiguard.c
-	clang $(WARN) $(CPPFLAGS) -O1 -g $(SANITIZE) $(LDFLAGS) -o $@ cgiguard.c
+	clang $(WARN) -DCGIGUARD_CONF='"$(CONF)"' $(CPPFLAGS) -O1 -g $(SANITIZE) $(LDFLAGS) -o $@ cgiguard.c
 
-check: cgiguard
+tests/cgiguard-policy-asan: cgiguard.c
+	clang $(WARN) -DCGIGUARD_CONF='"$(TESTCONF)"' $(CPPFLAGS) -O1 -g $(SANITIZE) $(LDFLAGS) -o $@ cgiguard.c
+
+check: cgiguard tests/cgiguard-policy
 	$(REAPER) $(BATS) $(TESTS)
 
-check-asan: cgiguard-asan
-	CGIGUARD=$(CURDIR)/cgiguard-asan $(REAPER) $(BATS) $(TESTS)
+check-asan: cgiguard-asan tests/cgiguard-policy-asan
+	CGIGUARD=$(CURDIR)/cgiguard-asan \
+	CGIGUARD_POLICY=$(CURDIR)/tests/cgiguard-policy-asan \
+	$(REAPER) $(BATS) $(TESTS)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr cgiguard.c
@@ -54,4 +65,4 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cgiguard $(DESTDIR)$(MANDIR)/man1/cgiguard.1
 
 clean:
-	rm -f cgiguard cgiguard-asan
+	rm -f cgiguard cgiguard-asan tests/cgiguard-policy tests/cgiguard-policy-asan

@@ -133,6 +133,11 @@ struct request {
 	struct server_state server;
 	struct timespec	 start;
 	int		 cgi_context;
+	int		 shebang;	/* started by the kernel for a #! script */
+	int		 handler;	/* started by the server for any script */
+	const char	*target;	/* file that passed the target checks */
+	dev_t		 target_dev;
+	ino_t		 target_ino;
 	int		 ctl[2];	/* front -> keeper: signal numbers */
 	int		 status[2];	/* keeper -> front: exit status */
 	int		 out[2], err[2];/* CGI stdout, stderr -> keeper */
@@ -163,6 +168,7 @@ struct keeper {
 	int		 errlines;
 };
 
+static char die_context[PATH_MAX + 32];	/* "FILE:LINE: " while parsing it */
 static int sig_wfd = -1;
 static int log_fd = -1;		/* -1: syslog */
 static int log_is_stderr;
@@ -411,14 +417,14 @@ static const char fixed_500[] =
 static void
 die(int status, const char *fmt, ...)
 {
-	char msg[512], out[600];
+	char msg[512], out[PATH_MAX + 600];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	n = snprintf(out, sizeof(out), "cgiguard: %s\n", msg);
+	n = snprintf(out, sizeof(out), "cgiguard: %s%s\n", die_context, msg);
 	if (log_fd != STDERR_FILENO)
 		(void)write_all(STDERR_FILENO, out, n > 0 ? (size_t)n : 0);
 	log_simple(status == EXIT_CANNOT ? "refused" : "failed", "reason",
@@ -928,6 +934,400 @@ read_shebang(struct request *rq, int argc, char **argv)
 	rq->script = script;
 }
 
+/* ---- admin policy ------------------------------------------------------- */
+
+#ifndef CGIGUARD_CONF
+#define CGIGUARD_CONF	"/etc/cgiguard.conf"
+#endif
+#define MAX_ROOTS	8
+
+/* The admin's file: options for the handler forms, caps for the rest. */
+struct policy {
+	int		 present;
+	struct config	 cf;		/* -1 (signal -2) where unset */
+	const char	*root[MAX_ROOTS];
+	int		 nroots;
+	int		 allow_root;
+	int		 refuse_own;
+};
+
+static struct policy policy;
+
+static int
+parse_yes_no(const char *name, const char *v)
+{
+	if (strcmp(v, "yes") == 0)
+		return 1;
+	if (strcmp(v, "no") != 0)
+		die(EXIT_FAILED, "%s: expected yes or no, not '%s'", name, v);
+	return 0;
+}
+
+static void
+policy_setting(const char *name, const char *value)
+{
+	int id = find_long(name, strlen(name));
+
+	if (strcmp(name, "root") == 0) {
+		if (value[0] != '/' || policy.nroots == MAX_ROOTS)
+			die(EXIT_FAILED, "root: '%s' is not an absolute path "
+			    "(at most %d roots)", value, MAX_ROOTS);
+		policy.root[policy.nroots++] = value;
+	} else if (strcmp(name, "allow-root") == 0)
+		policy.allow_root = parse_yes_no(name, value);
+	else if (strcmp(name, "refuse-own-files") == 0)
+		policy.refuse_own = parse_yes_no(name, value);
+	else if (id < 0 || id == O_HELP || id == O_VERSION)
+		die(EXIT_FAILED, "unknown setting '%s'", name);
+	else if (!options[id].takes_value) {
+		if (parse_yes_no(name, value))
+			apply_option(&policy.cf, (enum opt_id)id, NULL);
+	} else
+		apply_option(&policy.cf, (enum opt_id)id, value);
+}
+
+/* Trusted only if root alone can change it: the file and every directory above. */
+static void
+check_policy_owner(int fd)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022))
+		die(EXIT_FAILED, "%s: not a regular file that only root can "
+		    "change", CGIGUARD_CONF);
+	snprintf(dir, sizeof(dir), "%s", CGIGUARD_CONF);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		slash[slash == dir] = '\0';
+		if (stat(dir, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))
+			die(EXIT_FAILED, "%s: directory %s is not owned by root "
+			    "or is writable by others", CGIGUARD_CONF, dir);
+		if (slash == dir)
+			break;
+	}
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t'); )
+		*--e = '\0';
+	return s;
+}
+
+static size_t
+read_policy_text(int fd, char *text, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, text + len, size - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die(EXIT_FAILED, "%s: %s", CGIGUARD_CONF, strerror(errno));
+		len += (size_t)n;
+		if (len == size - 1)
+			die(EXIT_FAILED, "%s: larger than %zu bytes", CGIGUARD_CONF,
+			    size - 1);
+	}
+	text[len] = '\0';
+	return len;
+}
+
+/* "name = value" lines; '#' starts a comment line.  No file, no policy. */
+static void
+read_policy(void)
+{
+	static char text[65536];
+	char *line, *next, *eq;
+	int fd, lineno = 0;
+
+	memset(&policy.cf, 0, sizeof(policy.cf));
+	policy.cf.grace_ms = policy.cf.timeout_ms = -1;
+	policy.cf.stop_signal = -2;
+	fd = open(CGIGUARD_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT)
+		return;
+	if (fd < 0)
+		die(EXIT_FAILED, "%s: %s", CGIGUARD_CONF, strerror(errno));
+	check_policy_owner(fd);
+	(void)read_policy_text(fd, text, sizeof(text));
+	close(fd);
+	policy.present = 1;
+	for (line = text; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		snprintf(die_context, sizeof(die_context), "%s:%d: ",
+		    CGIGUARD_CONF, ++lineno);
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((eq = strchr(line, '=')) == NULL)
+			die(EXIT_FAILED, "expected 'name = value'");
+		*eq = '\0';
+		policy_setting(trim(line), trim(eq + 1));
+	}
+	die_context[0] = '\0';
+}
+
+static void
+cap_limit(struct config *cf, const struct config *cap, int i)
+{
+	if (cap->limit_set[i] && (!cf->limit_set[i] ||
+	    cf->limit[i] > cap->limit[i]))
+		set_limit(cf, (enum limit)i, cap->limit[i]);
+}
+
+/* What a #! line or wrapper asks can only be tightened by the policy. */
+static void
+apply_caps(struct config *cf, const struct config *cap)
+{
+	int i;
+
+	if (cap->grace_ms >= 0 && cf->grace_ms > cap->grace_ms)
+		cf->grace_ms = cap->grace_ms;
+	if (cap->timeout_ms > 0 && (cf->timeout_ms == 0 ||
+	    cf->timeout_ms > cap->timeout_ms))
+		cf->timeout_ms = cap->timeout_ms;
+	for (i = 0; i < NLIMITS; i++)
+		cap_limit(cf, cap, i);
+	if (cap->nice_set && (!cf->nice_set || cf->nice < cap->nice)) {
+		cf->nice = cap->nice;
+		cf->nice_set = 1;
+	}
+	if (cap->umask_set) {
+		cf->umask = (cf->umask_set ? cf->umask : 0) | cap->umask;
+		cf->umask_set = 1;
+	}
+	if (cap->log != NULL)
+		cf->log = cap->log;
+	cf->verbose |= cap->verbose;
+	cf->clean_env |= cap->clean_env;
+}
+
+/* Handler forms take the admin's options; the rest are capped by them. */
+static void
+apply_policy(struct request *rq)
+{
+	if (!policy.present || (!rq->cgi_context && !rq->shebang))
+		return;
+	if (rq->handler) {
+		if (policy.cf.grace_ms >= 0)
+			rq->cf.grace_ms = policy.cf.grace_ms;
+		if (policy.cf.stop_signal != -2)
+			rq->cf.stop_signal = policy.cf.stop_signal;
+	}
+	apply_caps(&rq->cf, &policy.cf);
+}
+
+/* ---- target checks ------------------------------------------------------- */
+
+struct open_how_compat {		/* struct open_how, linux/openat2.h */
+	unsigned long long	flags, mode, resolve;
+};
+#define RESOLVE_NO_MAGICLINKS_COMPAT	0x02
+#define RESOLVE_BENEATH_COMPAT		0x08
+
+#ifdef O_PATH
+#define O_LOOKUP	O_PATH
+#else
+#define O_LOOKUP	O_RDONLY
+#endif
+
+/* Fallback: one component at a time, no symlinks, no "..". */
+static int
+walk_nofollow(int dirfd, char *rel)
+{
+	char *comp, *save = NULL;
+	int fd = dup(dirfd), next;
+
+	for (comp = strtok_r(rel, "/", &save); comp != NULL && fd >= 0;
+	    comp = strtok_r(NULL, "/", &save)) {
+		if (strcmp(comp, "..") == 0) {
+			close(fd);
+			errno = EXDEV;
+			return -1;
+		}
+		next = openat(fd, comp, O_LOOKUP | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+/* The directory `rel` names, reached from root without leaving it. */
+static int
+open_dir_beneath(int rootfd, char *rel)
+{
+#if defined(__linux__) && defined(SYS_openat2)
+	struct open_how_compat how = { O_LOOKUP | O_DIRECTORY | O_CLOEXEC, 0,
+	    RESOLVE_BENEATH_COMPAT | RESOLVE_NO_MAGICLINKS_COMPAT };
+	int fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how,
+	    sizeof(how));
+
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+#endif
+	return walk_nofollow(rootfd, rel);
+}
+
+static const char *
+root_of(const char *path)
+{
+	size_t len;
+	int i;
+
+	for (i = 0; i < policy.nroots; i++) {
+		len = strlen(policy.root[i]);
+		while (len > 1 && policy.root[i][len - 1] == '/')
+			len--;
+		if (strncmp(path, policy.root[i], len) == 0 &&
+		    (path[len] == '/' || len == 1))
+			return policy.root[i];
+	}
+	return NULL;
+}
+
+static void
+check_target_modes(const char *path, const struct stat *st,
+    const struct stat *dir)
+{
+	if (S_ISLNK(st->st_mode))
+		die(EXIT_CANNOT, "%s: a symlink (not followed)", path);
+	if (!S_ISREG(st->st_mode))
+		die(EXIT_CANNOT, "%s: not a regular file", path);
+	if (st->st_mode & (S_ISUID | S_ISGID))
+		die(EXIT_CANNOT, "%s: set-user-ID or set-group-ID", path);
+	if (st->st_mode & 022)
+		die(EXIT_CANNOT, "%s: writable by group or others", path);
+	if (dir->st_mode & 022)
+		die(EXIT_CANNOT, "%s: its directory is writable by group or "
+		    "others", path);
+	if (policy.refuse_own && st->st_uid == getuid())
+		die(EXIT_CANNOT, "%s: owned by the user it would run as", path);
+}
+
+/* Opened once beneath its root; every check is on that descriptor. */
+static void
+check_target(struct request *rq, const char *path)
+{
+	char rel[PATH_MAX], *base;
+	const char *root = path[0] == '/' ? root_of(path) : NULL;
+	struct stat st, dir;
+	int rootfd, dirfd, fd;
+
+	if (root == NULL)
+		die(EXIT_CANNOT, "%s: not beneath a root named in %s", path,
+		    CGIGUARD_CONF);
+	snprintf(rel, sizeof(rel), "%s", path + strlen(root));
+	base = strrchr(rel, '/');
+	*base++ = '\0';
+	if ((rootfd = open(root, O_LOOKUP | O_DIRECTORY | O_CLOEXEC)) < 0)
+		die(EXIT_CANNOT, "%s: %s", root, strerror(errno));
+	dirfd = open_dir_beneath(rootfd, rel[0] == '/' ? rel + 1 : rel);
+	fd = dirfd < 0 ? -1 : openat(dirfd, base, O_LOOKUP | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		die(errno == ENOENT ? EXIT_ENOENT : EXIT_CANNOT, "%s: %s", path,
+		    errno == EXDEV || errno == ELOOP ? "leaves its root or "
+		    "passes a symlink" : strerror(errno));
+	if (fstat(fd, &st) < 0 || fstat(dirfd, &dir) < 0)
+		die(EXIT_CANNOT, "%s: %s", path, strerror(errno));
+	check_target_modes(path, &st, &dir);
+	rq->target = path;
+	rq->target_dev = st.st_dev;
+	rq->target_ino = st.st_ino;
+	close(fd);
+	close(dirfd);
+	close(rootfd);
+}
+
+/* ---- handler mode -------------------------------------------------------- */
+
+/* The leading part of PATH_TRANSLATED that is a regular file is the script. */
+static const char *
+split_translated(const char *pt, const char **rest)
+{
+	static char buf[PATH_MAX];
+	struct stat st;
+	char *p, c;
+
+	if (pt == NULL || pt[0] != '/' ||
+	    snprintf(buf, sizeof(buf), "%s", pt) >= (int)sizeof(buf))
+		die(EXIT_CANNOT, "handler: no usable PATH_TRANSLATED");
+	for (p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (stat(buf, &st) < 0)
+			die(errno == ENOENT ? EXIT_ENOENT : EXIT_CANNOT, "%s: %s",
+			    buf, strerror(errno));
+		if (S_ISREG(st.st_mode)) {
+			*rest = pt + (p - buf);
+			return buf;
+		}
+		if (c == '\0' || !S_ISDIR(st.st_mode))
+			die(EXIT_CANNOT, "%s: not a regular file", buf);
+		*p = c;
+	}
+}
+
+static void
+set_env(const char *name, const char *value)
+{
+	if ((value ? setenv(name, value, 1) : unsetenv(name)) != 0)
+		die(EXIT_FAILED, "setenv: %s", strerror(errno));
+}
+
+/* The CGI sees what it would see if the server had run it directly. */
+static void
+set_handler_env(const char *target, const char *rest)
+{
+	const char *pi = getenv("PATH_INFO"), *dr = getenv("DOCUMENT_ROOT");
+	size_t np = pi ? strlen(pi) : 0, nr = strlen(rest);
+	char buf[PATH_MAX];
+
+	set_env("SCRIPT_FILENAME", target);
+	if (pi != NULL && np >= nr && strcmp(pi + np - nr, rest) == 0) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)(np - nr), pi);
+		set_env("SCRIPT_NAME", buf);
+	}
+	snprintf(buf, sizeof(buf), "%s%s", dr ? dr : "", rest);
+	set_env("PATH_INFO", *rest ? rest : NULL);
+	set_env("PATH_TRANSLATED", *rest && dr ? buf : NULL);
+}
+
+/* Apache Action: argv holds only client words, never options or a program. */
+static void
+read_handler(struct request *rq, int argc, char **argv)
+{
+	const char *rs = getenv("REDIRECT_STATUS"), *target, *rest;
+
+	if (rs == NULL || strcmp(rs, "200") != 0 ||
+	    getenv("REDIRECT_URL") == NULL)
+		die(EXIT_CANNOT, "direct request to the handler refused");
+	if (policy.nroots == 0)
+		die(EXIT_CANNOT, "handler mode needs a root in %s",
+		    CGIGUARD_CONF);
+	target = split_translated(getenv("PATH_TRANSLATED"), &rest);
+	rq->argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (rq->argv == NULL)
+		die(EXIT_FAILED, "out of memory");
+	rq->argv[0] = (char *)target;
+	memcpy(rq->argv + 1, argv + 1, (size_t)(argc - 1) * sizeof(char *));
+	rq->path = rq->script = target;
+	rq->handler = 1;
+	set_handler_env(target, rest);
+}
+
 /* ---- invocation ---------------------------------------------------------- */
 
 static void
@@ -961,13 +1361,16 @@ read_invocation(struct request *rq, int argc, char **argv)
 	int i;
 
 	if (kernel_vouches(argc, argv)) {
+		rq->shebang = 1;
 		read_shebang(rq, argc, argv);
 		return;
 	}
 	if (argc >= 2 && fn != NULL && strcmp(fn, argv[1]) == 0)
 		refuse_shebang(argv[1], "missing interpreter");
-	if (rq->cgi_context && sf != NULL && is_self(sf))
-		die(EXIT_CANNOT, "handler mode is not configured");
+	if (rq->cgi_context && sf != NULL && is_self(sf)) {
+		read_handler(rq, argc, argv);
+		return;
+	}
 	if (rq->cgi_context && argc >= 2 && strpbrk(argv[1], " \t") != NULL)
 		die(EXIT_CANNOT, "#! argument not vouched for by the kernel");
 	i = 1 + parse_options(&rq->cf, argc - 1, argv + 1);
@@ -976,12 +1379,28 @@ read_invocation(struct request *rq, int argc, char **argv)
 	rq->path = argv[i];
 	rq->argv = argv + i;
 	rq->script = sf != NULL ? sf : argv[i];
+	rq->handler = rq->cgi_context && i == 1 && argc == 2 && sf != NULL &&
+	    same_file(argv[1], sf);	/* lighttpd cgi.assign, busybox */
+}
+
+/* Handler mode always; the others when the policy names roots. */
+static void
+check_targets(struct request *rq)
+{
+	const char *sf = getenv("SCRIPT_FILENAME");
+
+	if (rq->shebang && policy.nroots > 0)
+		check_target(rq, sf != NULL && same_file(sf, rq->script) ?
+		    sf : rq->script);
+	else if (rq->handler && policy.nroots > 0)
+		check_target(rq, rq->path);
 }
 
 static void
 refuse_root_cgi(const struct request *rq)
 {
-	if (rq->cgi_context && (getuid() == 0 || geteuid() == 0))
+	if (rq->cgi_context && !policy.allow_root &&
+	    (getuid() == 0 || geteuid() == 0))
 		die(EXIT_CANNOT, "refusing to run a CGI as root");
 }
 
@@ -1282,6 +1701,20 @@ restore_server_state(const struct server_state *ss)
 			(void)setitimer(i, &ss->timer[i], NULL);
 }
 
+/* The checked file is the one we run: nothing swapped it since. */
+static int
+still_target(const struct request *rq)
+{
+	struct stat st;
+
+	if (stat(rq->path, &st) < 0)
+		return 0;
+	if (st.st_dev == rq->target_dev && st.st_ino == rq->target_ino)
+		return 1;
+	errno = ESTALE;
+	return 0;
+}
+
 /* Runs in the vfork child: only system calls, then exec or _exit. */
 static void
 cgi_child(struct spawn *sp)
@@ -1298,6 +1731,8 @@ cgi_child(struct spawn *sp)
 	if (apply_limits(&rq->cf) < 0)
 		goto fail;
 	sp->step = STEP_EXEC;
+	if (rq->target == rq->path && !still_target(rq))
+		goto fail;
 	(void)sigprocmask(SIG_SETMASK, &rq->server.mask, NULL);
 	execve(rq->path, rq->argv, environ);
 fail:
@@ -2100,10 +2535,13 @@ main(int argc, char *argv[])
 	rq.cgi_context = getenv("GATEWAY_INTERFACE") != NULL;
 	rq.cf.grace_ms = DEFAULT_GRACE_MS;
 	rq.cf.stop_signal = -1;
+	read_policy();
 	read_invocation(&rq, argc, argv);
+	apply_policy(&rq);
 	log_open(rq.cf.log);
 	refuse_root_cgi(&rq);
 	resolve_program(&rq);
+	check_targets(&rq);
 	scrub_environment(rq.cf.clean_env);
 	clock_gettime(CLOCK_MONOTONIC, &rq.start);
 	open_channels(&rq, sig);
