@@ -2540,8 +2540,8 @@ main(int argc, char *argv[])
 	apply_policy(&rq);
 	log_open(rq.cf.log);
 	refuse_root_cgi(&rq);
-	resolve_program(&rq);
 	check_targets(&rq);
+	resolve_program(&rq);
 	scrub_environment(rq.cf.clean_env);
 	clock_gettime(CLOCK_MONOTONIC, &rq.start);
 	open_channels(&rq, sig);

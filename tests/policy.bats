@@ -1,0 +1,216 @@
+#!/usr/bin/env bats
+# Shared hosting: the admin's policy file, Apache Action handler mode, target checks beneath
+# a root, and the environment the CGI gets. These run the policy build of cgiguard, which
+# reads its policy from /run/cgiguard-test/cgiguard.conf (a root-owned directory).
+
+load helpers
+
+POLICY_BIN=${CGIGUARD_POLICY:-$BATS_TEST_DIRNAME/cgiguard-policy}
+CONFDIR=/run/cgiguard-test
+CONF=$CONFDIR/cgiguard.conf
+ROOT=$CONFDIR/www
+
+setup() {
+	common_setup
+	requires root
+	[[ -x $POLICY_BIN ]] || fail "no policy build at $POLICY_BIN (make tests/cgiguard-policy)"
+	cgi_user
+	rm -rf "$CONFDIR"
+	install -d -m 0755 "$CONFDIR" "$ROOT" "$ROOT/app"
+	install -m 0755 "$POLICY_BIN" "$ROOT/cgiguard"
+	G=$ROOT/cgiguard
+	cat >"$ROOT/app/show.cgi" <<'CGI'
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+echo "argv=$*"
+echo "nofile=$(ulimit -n)"
+env | grep -E '^(SCRIPT_FILENAME|SCRIPT_NAME|PATH_INFO|PATH_TRANSLATED|HTTP_PROXY|LD_PRELOAD|BASH_ENV|IFS|GLIBC_TUNABLES|FOO)=' | sort
+CGI
+	chmod 0755 "$ROOT/app/show.cgi"
+	policy "root = $ROOT"
+}
+
+teardown() {
+	common_teardown
+	rm -rf "$CONFDIR"
+}
+
+# policy LINE...: write the policy file, root-owned, mode 0644.
+function policy() {
+	printf '%s\n' "# test policy" "$@" >"$CONF"
+	chmod 0644 "$CONF"
+}
+
+# action PATH_INFO [client words...]: run the handler as Apache's Action does, as the CGI
+# user: SCRIPT_FILENAME is cgiguard itself, REDIRECT_STATUS=200, PATH_TRANSLATED below ROOT.
+function action() {
+	local pi=$1
+	shift
+	run --separate-stderr as_user env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 \
+		SCRIPT_FILENAME="$G" SCRIPT_NAME=/cgi-sys/cgiguard PATH_INFO="$pi" \
+		PATH_TRANSLATED="$ROOT$pi" DOCUMENT_ROOT="$ROOT" REDIRECT_STATUS=200 \
+		REDIRECT_URL="$pi" HTTP_PROXY=http://proxy.invalid LD_PRELOAD=/nonexistent.so \
+		BASH_ENV=/tmp/x IFS=x GLIBC_TUNABLES=glibc.malloc.check=3 FOO=kept \
+		"$G" "$@" 3>&-
+}
+
+# refused STATUS MESSAGE: a refusal with the fixed 500 page and MESSAGE on stderr.
+function refused() {
+	[[ $status -eq $1 ]] || fail "status $status, want $1; stderr: $stderr"
+	[[ $stderr == *"$2"* ]] || fail "stderr: '$stderr', want '$2'"
+	[[ $output == "Status: 500 Internal Server Error"* ]] || fail "stdout: '$output'"
+	[[ $output != *argv=* ]] || fail "the CGI ran: $output"
+}
+
+@test "handler mode runs the script Apache resolved, with its path info and the client's words after it" {
+	action /app/show.cgi/extra/info -g0 /bin/sh
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ $output == *"argv=-g0 /bin/sh"* ]] || fail "client words not passed as the script's argv: $output"
+	[[ $output == *"SCRIPT_FILENAME=$ROOT/app/show.cgi"* ]] || fail "$output"
+	[[ $output == *"SCRIPT_NAME=/app/show.cgi"* ]] || fail "$output"
+	[[ $output == *"PATH_INFO=/extra/info"* ]] || fail "$output"
+	[[ $output == *"PATH_TRANSLATED=$ROOT/extra/info"* ]] || fail "$output"
+}
+
+@test "client words that look like options never become options or the program" {
+	action /app/show.cgi --timeout=999999 -g 0 --log=/tmp/x /bin/sh
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ $output == *"argv=--timeout=999999 -g 0 --log=/tmp/x /bin/sh"* ]] || fail "$output"
+	[[ ! -e /tmp/x ]] || fail "a client word opened a log file"
+}
+
+@test "the environment never carries HTTP_PROXY or loader and shell variables" {
+	action /app/show.cgi
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ $output == *"FOO=kept"* ]] || fail "$output"
+	for v in HTTP_PROXY LD_PRELOAD BASH_ENV IFS GLIBC_TUNABLES; do
+		[[ $output != *"$v="* ]] || fail "$v reached the CGI: $output"
+	done
+}
+
+@test "a direct request to the handler is refused" {
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$G" \
+		PATH_INFO=/app/show.cgi PATH_TRANSLATED="$ROOT/app/show.cgi" "$G" 3>&-
+	refused 126 "cgiguard: direct request to the handler refused"
+}
+
+@test "handler mode without a root in the policy is refused, as is no policy at all" {
+	policy "grace = 5s"
+	action /app/show.cgi
+	refused 126 "handler mode needs a root in $CONF"
+	rm -f "$CONF"
+	action /app/show.cgi
+	refused 126 "handler mode needs a root in $CONF"
+}
+
+@test "traversal out of the root is refused" {
+	action /app/../../../../etc/passwd
+	refused 126 "leaves its root or passes a symlink"
+}
+
+@test "a symlink to a script outside the root is refused" {
+	printf '#!/bin/sh\necho argv=outside\n' >/run/cgiguard-outside.cgi
+	chmod 0755 /run/cgiguard-outside.cgi
+	ln -s /run/cgiguard-outside.cgi "$ROOT/app/link.cgi"
+	action /app/link.cgi
+	rm -f /run/cgiguard-outside.cgi
+	refused 126 "$ROOT/app/link.cgi: a symlink (not followed)"
+}
+
+@test "world-writable scripts and directories, and set-id scripts, are refused" {
+	chmod 0757 "$ROOT/app/show.cgi"
+	action /app/show.cgi
+	refused 126 "show.cgi: writable by group or others"
+	chmod 0755 "$ROOT/app/show.cgi"
+	chmod 0775 "$ROOT/app"
+	action /app/show.cgi
+	refused 126 "show.cgi: its directory is writable by group or others"
+	chmod 0755 "$ROOT/app"
+	chmod 4755 "$ROOT/app/show.cgi"
+	action /app/show.cgi
+	refused 126 "show.cgi: set-user-ID or set-group-ID"
+}
+
+@test "refuse-own-files refuses a script owned by the user it would run as" {
+	policy "root = $ROOT" "refuse-own-files = yes"
+	chown "$CGI_UID" "$ROOT/app/show.cgi"
+	action /app/show.cgi
+	refused 126 "owned by the user it would run as"
+}
+
+@test "a policy file writable by others, or in a directory writable by others, is refused" {
+	chmod 0666 "$CONF"
+	action /app/show.cgi
+	refused 125 "$CONF: not a regular file that only root can change"
+	chmod 0644 "$CONF"
+	chmod 0777 "$CONFDIR"
+	action /app/show.cgi
+	chmod 0755 "$CONFDIR"
+	refused 125 "directory $CONFDIR is not owned by root or is writable by others"
+}
+
+@test "a policy file with an unknown setting or a bad value fails closed with its line" {
+	policy "root = $ROOT" "gracee = 5s"
+	action /app/show.cgi
+	refused 125 "$CONF:3: unknown setting 'gracee'"
+	policy "root = $ROOT" "grace = 5 years"
+	action /app/show.cgi
+	refused 125 "$CONF:3: --grace: invalid duration '5 years'"
+}
+
+@test "the policy's caps win over a #! line" {
+	policy "root = $ROOT" "nofile = 64" "grace = 1s"
+	cat >"$ROOT/app/greedy.cgi" <<EOF
+#!$G --nofile=4096 -g 1h /bin/sh
+echo "nofile=\$(ulimit -n)"
+EOF
+	chmod 0755 "$ROOT/app/greedy.cgi"
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 \
+		SCRIPT_FILENAME="$ROOT/app/greedy.cgi" "$ROOT/app/greedy.cgi" 3>&-
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ $output == "nofile=64" ]] || fail "the #! line's --nofile beat the policy: $output"
+}
+
+@test "the policy's grace caps a #! line's: the CGI is killed after the policy's grace" {
+	policy "root = $ROOT" "grace = 1s"
+	cat >"$ROOT/app/slow.cgi" <<EOF
+#!$G -g 1h -l $CONFDIR/log /bin/sh
+trap '' TERM
+echo \$\$ > $CONFDIR/slow.pid
+while :; do sleep 0.1; done
+EOF
+	chmod 0755 "$ROOT/app/slow.cgi"
+	install -m 0666 /dev/null "$CONFDIR/log"
+	install -m 0777 -d "$CONFDIR/run"
+	sed -i "s|$CONFDIR/slow.pid|$CONFDIR/run/slow.pid|" "$ROOT/app/slow.cgi"
+	start_front slow -- setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups \
+		env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$ROOT/app/slow.cgi" \
+		"$ROOT/app/slow.cgi"
+	wait_file "$CONFDIR/run/slow.pid" 5
+	cgi=$(<"$CONFDIR/run/slow.pid")
+	track "$cgi"
+	kill -TERM "$FRONT_PID"
+	wait_status slow 5
+	[[ $STATUS == "exit 143" ]] || fail "front: $STATUS"
+	wait_gone "$cgi" 4 || fail "the CGI outlived the policy's 1 s grace"
+	poll 2 grep -q 'event=killed reason=grace' "$CONFDIR/log" || fail "$(cat "$CONFDIR/log")"
+}
+
+@test "root may run CGIs only where the policy allows it" {
+	run --separate-stderr env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$ROOT/app/show.cgi" \
+		"$G" "$ROOT/app/show.cgi" 3>&-
+	refused 126 "refusing to run a CGI as root"
+	policy "root = $ROOT" "allow-root = yes"
+	run --separate-stderr env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$ROOT/app/show.cgi" \
+		"$G" "$ROOT/app/show.cgi" 3>&-
+	[[ $status -eq 0 && $output == *argv=* ]] || fail "status $status: $stderr"
+}
+
+@test "--clean-env passes only CGI variables, request headers and a safe PATH" {
+	run --separate-stderr env -i PATH=/opt/evil:/usr/bin:/bin FOO=1 HTTP_HOST=h REQUEST_METHOD=GET \
+		HTTP_PROXY=p "$CGIGUARD" --clean-env /usr/bin/env 3>&-
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ $(sort <<<"$output" | paste -sd' ') == "HTTP_HOST=h PATH=/usr/local/bin:/usr/bin:/bin REQUEST_METHOD=GET" ]] ||
+		fail "environment: $output"
+}
