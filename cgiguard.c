@@ -949,6 +949,8 @@ struct policy {
 	int		 nroots;
 	int		 allow_root;
 	int		 refuse_own;
+	int		 cap_user;	/* survivors per user, -1: no cap */
+	int		 cap_script;	/* survivors per script, -1: no cap */
 };
 
 static struct policy policy;
@@ -977,6 +979,10 @@ policy_setting(const char *name, const char *value)
 		policy.allow_root = parse_yes_no(name, value);
 	else if (strcmp(name, "refuse-own-files") == 0)
 		policy.refuse_own = parse_yes_no(name, value);
+	else if (strcmp(name, "survivors-per-user") == 0)
+		policy.cap_user = (int)parse_number(name, value, 0, 1L << 20);
+	else if (strcmp(name, "survivors-per-script") == 0)
+		policy.cap_script = (int)parse_number(name, value, 0, 1L << 20);
 	else if (id < 0 || id == O_HELP || id == O_VERSION)
 		die(EXIT_FAILED, "unknown setting '%s'", name);
 	else if (!options[id].takes_value) {
@@ -1051,6 +1057,7 @@ read_policy(void)
 	memset(&policy.cf, 0, sizeof(policy.cf));
 	policy.cf.grace_ms = policy.cf.timeout_ms = -1;
 	policy.cf.stop_signal = -2;
+	policy.cap_user = policy.cap_script = -1;
 	fd = open(CGIGUARD_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT)
 		return;
@@ -1795,66 +1802,32 @@ struct proc {
 };
 
 static int
-read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
+read_small(const char *path, char *buf, size_t size)
 {
-	char path[64], buf[1024], *p;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
-	if (n <= 0)
+	if (n < 0)
 		return -1;
 	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL)
-		return -1;
-	return sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%*u %*u %*d %*d %*d %*d %*d %*d %llu", ppid, start) == 2 ? 0 : -1;
-}
-
-/* Every process, with parent and start time. */
-static size_t
-scan_procs(struct proc **ps, size_t *cap)
-{
-	struct dirent *de;
-	struct proc *grown;
-	size_t n = 0;
-	DIR *d;
-	long pid;
-	char *end;
-
-	if ((d = opendir("/proc")) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		pid = strtol(de->d_name, &end, 10);
-		if (*end != '\0' || pid <= 0)
-			continue;
-		if (n == *cap) {
-			*cap = *cap ? *cap * 2 : 512;
-			if ((grown = realloc(*ps, *cap * sizeof(**ps))) == NULL)
-				break;
-			*ps = grown;
-		}
-		(*ps)[n].pid = (pid_t)pid;
-		if (read_stat((pid_t)pid, &(*ps)[n].ppid, &(*ps)[n].start) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
+	return 0;
 }
 
 static int
-in_list(const struct proc *list, size_t n, pid_t pid)
+read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
 {
-	size_t i;
+	char path[64], buf[1024], *p;
 
-	for (i = 0; i < n; i++)
-		if (list[i].pid == pid)
-			return 1;
-	return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (read_small(path, buf, sizeof(buf)) < 0 ||
+	    (p = strrchr(buf, ')')) == NULL)
+		return -1;
+	return sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%*u %*u %*d %*d %*d %*d %*d %*d %llu", ppid, start) == 2 ? 0 : -1;
 }
 
 /* Signal by pidfd, after checking the pid still is the process we saw. */
@@ -1879,48 +1852,126 @@ signal_exact(const struct proc *p, int sig)
 	return r;
 }
 
-/* Stop every descendant, rescanning until none is new, then kill them all. */
+struct tree {
+	struct proc	*p;
+	size_t		 n, cap;
+};
+
+/* Adds a descendant and stops it at once, so it cannot fork any more. */
+static void
+tree_add(struct tree *t, pid_t pid)
+{
+	struct proc *grown;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->p[i].pid == pid)
+			return;
+	if (t->n == t->cap) {
+		grown = realloc(t->p, (t->cap ? t->cap * 2 : 64) * sizeof(*t->p));
+		if (grown == NULL)
+			return;
+		t->p = grown;
+		t->cap = t->cap ? t->cap * 2 : 64;
+	}
+	t->p[t->n].pid = pid;
+	if (read_stat(pid, &t->p[t->n].ppid, &t->p[t->n].start) < 0)
+		return;
+	(void)signal_exact(&t->p[t->n], SIGSTOP);
+	t->n++;
+}
+
+static int
+in_tree(const struct tree *t, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->p[i].pid == pid)
+			return 1;
+	return 0;
+}
+
+/* The children of every thread of pid, as the kernel lists them. */
+static void
+add_children(struct tree *t, pid_t pid)
+{
+	char path[96], buf[4096], *p, *end;
+	struct dirent *de;
+	long child;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/children",
+		    (long)pid, de->d_name);
+		if (read_small(path, buf, sizeof(buf)) < 0)
+			continue;
+		for (p = buf; (child = strtol(p, &end, 10)) > 0; p = end)
+			tree_add(t, (pid_t)child);
+	}
+	closedir(d);
+}
+
+/* Without the children files: every process whose parent is in the tree. */
+static void
+add_by_scan(struct tree *t, pid_t self)
+{
+	unsigned long long start;
+	struct dirent *de;
+	pid_t ppid;
+	long pid;
+	char *end;
+	DIR *d;
+
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 1 || pid == self ||
+		    read_stat((pid_t)pid, &ppid, &start) < 0)
+			continue;
+		if (ppid == self || in_tree(t, ppid))
+			tree_add(t, (pid_t)pid);
+	}
+	closedir(d);
+}
+
+/* Stop every descendant, looking again until none is new, then kill them all. */
 static int
 kill_tree(struct keeper *k)
 {
-	struct proc *all = NULL, *tree = NULL, *grown;
-	size_t cap = 0, n, ntree = 0, i, before;
+	struct tree t = { NULL, 0, 0 };
 	long long give_up = now_ms() + 500;
 	pid_t self = getpid();
-	int round;
+	char path[64];
+	size_t before, i;
+	int round, listed;
 
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)self,
+	    (long)self);
+	listed = access(path, R_OK) == 0;
 	signal_cgi(k, SIGSTOP);
 	for (round = 0; round < 64 && now_ms() < give_up; round++) {
-		n = scan_procs(&all, &cap);
-		before = ntree;
-		do {
-			size_t added = ntree;
-
-			for (i = 0; i < n; i++) {
-				if (all[i].pid == self ||
-				    in_list(tree, ntree, all[i].pid) ||
-				    (all[i].ppid != self &&
-				    !in_list(tree, ntree, all[i].ppid)))
-					continue;
-				grown = realloc(tree, (ntree + 1) * sizeof(*tree));
-				if (grown == NULL)
-					break;
-				tree = grown;
-				tree[ntree++] = all[i];
-				(void)signal_exact(&all[i], SIGSTOP);
-			}
-			if (ntree == added)
-				break;
-		} while (1);
-		if (ntree == before)
+		before = t.n;
+		if (listed) {
+			add_children(&t, self);
+			for (i = 0; i < t.n; i++)
+				add_children(&t, t.p[i].pid);
+		} else
+			add_by_scan(&t, self);
+		if (t.n == before)
 			break;
 	}
 	signal_cgi(k, SIGKILL);
-	for (i = 0; i < ntree; i++)
-		(void)signal_exact(&tree[i], SIGKILL);
-	free(all);
-	free(tree);
-	return (int)ntree;
+	for (i = 0; i < t.n; i++)
+		(void)signal_exact(&t.p[i], SIGKILL);
+	free(t.p);
+	return (int)t.n;
 }
 #else
 static int
@@ -1930,6 +1981,118 @@ kill_tree(struct keeper *k)
 	return 1;
 }
 #endif
+
+/* ---- the keeper: survivors cap ------------------------------------------- */
+
+#define SERVER_GRACE_MS	3000	/* what a server without cgiguard allows */
+
+/*
+ * A surviving keeper names itself "cg:" and a hash of its script.  Only the
+ * process itself can set its name, so another user cannot forge or erase one;
+ * a CGI that takes the name only uses up its own user's slots.  A keeper names
+ * itself first and counts the others after: the last of any set of survivors
+ * sees all the rest, so the cap holds without a lock.
+ */
+static void
+survivor_name(const struct keeper *k, char *name, size_t size)
+{
+	unsigned long long h = 1469598103934665603ULL;
+	struct stat st;
+
+	if (stat(k->rq->script, &st) == 0) {
+		h = (h ^ (unsigned long long)st.st_dev) * 1099511628211ULL;
+		h = (h ^ (unsigned long long)st.st_ino) * 1099511628211ULL;
+	}
+	snprintf(name, size, "cg:%012llx", h & 0xffffffffffffULL);
+}
+
+#ifdef __linux__
+static int
+real_uid_of(const char *pid)
+{
+	char path[64], buf[2048], *p;
+
+	snprintf(path, sizeof(path), "/proc/%.20s/status", pid);
+	if (read_small(path, buf, sizeof(buf)) < 0 ||
+	    (p = strstr(buf, "\nUid:")) == NULL)
+		return -1;
+	return atoi(p + 5);
+}
+
+/* Other survivors of our user, and of our script. */
+static void
+count_survivors(const char *name, int *user, int *script)
+{
+	char path[64], comm[32], self[32];
+	struct dirent *de;
+	DIR *d;
+
+	*user = *script = 0;
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    strcmp(de->d_name, self) == 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/comm", de->d_name);
+		if (read_small(path, comm, sizeof(comm)) < 0 ||
+		    strncmp(comm, "cg:", 3) != 0 ||
+		    real_uid_of(de->d_name) != (int)getuid())
+			continue;
+		(*user)++;
+		*script += strncmp(comm, name, strlen(name)) == 0;
+	}
+	closedir(d);
+}
+#endif
+
+static int
+take_survivor_slot(const struct keeper *k, const char **full)
+{
+	char name[16];
+	int user = 0, script = 0;
+
+	*full = NULL;
+	if (policy.cap_user < 0 && policy.cap_script < 0)
+		return 1;
+	survivor_name(k, name, sizeof(name));
+#ifdef __linux__
+	if (prctl(PR_SET_NAME, name, 0, 0, 0) == 0) {
+		count_survivors(name, &user, &script);
+		if (policy.cap_user >= 0 && user >= policy.cap_user)
+			*full = "user";
+		else if (policy.cap_script >= 0 && script >= policy.cap_script)
+			*full = "script";
+		else
+			return 1;
+		(void)prctl(PR_SET_NAME, "cgiguard", 0, 0, 0);
+		return 0;
+	}
+#endif
+	*full = "unsupported";
+	return 0;
+}
+
+/* --grace, or the server's usual 3 s when the survivors cap is full. */
+static void
+start_grace(struct keeper *k)
+{
+	long long grace = k->rq->cf.grace_ms;
+	const char *full;
+	struct line l;
+
+	if (!take_survivor_slot(k, &full)) {
+		if (grace > SERVER_GRACE_MS)
+			grace = SERVER_GRACE_MS;
+		line_start(&l, "no-slot");
+		line_add(&l, "cap", full);
+		line_addf(&l, "grace", "%.2fs", (double)grace / 1000);
+		line_add(&l, "script", k->rq->script);
+		log_line(&l);
+	}
+	k->grace_at = now_ms() + grace;
+}
 
 /* ---- the keeper: events -------------------------------------------------- */
 
@@ -1957,7 +2120,7 @@ abandon(struct keeper *k, const char *reason, int sig, int front_status)
 	k->abandoned = 1;
 	k->abandon_reason = reason;
 	signal_cgi(k, stop);
-	k->grace_at = now_ms() + k->rq->cf.grace_ms;
+	start_grace(k);
 	tell_front(k, front_status);
 	log_abandoned(k, stop);
 }
@@ -2138,7 +2301,7 @@ end_response(struct keeper *k)
 	k->ended = 1;
 	tell_front(k, k->cgi_status >= 0 ? exit_code(k->cgi_status) : 0);
 	if (k->cgi_status < 0 || k->children)
-		k->grace_at = now_ms() + k->rq->cf.grace_ms;
+		start_grace(k);
 }
 
 /* Only once the front is a zombie, so the server never sees EOF first. */

@@ -214,3 +214,66 @@ EOF
 	[[ $(sort <<<"$output" | paste -sd' ') == "HTTP_HOST=h PATH=/usr/local/bin:/usr/bin:/bin REQUEST_METHOD=GET" ]] ||
 		fail "environment: $output"
 }
+
+# abort_many N: N requests to a slow CGI that ignores TERM, each abandoned once it runs;
+# started 50 at a time, as a server under a wave of aborting clients would.
+function abort_many() {
+	local n=$1 done=0 b i pids
+	install -m 0777 -d "$CONFDIR/run"
+	cat >"$ROOT/app/slow.cgi" <<EOF
+#!$G -g 60 -l $CONFDIR/run/log /bin/sh
+trap '' TERM
+: > $CONFDIR/run/started.\$\$
+exec sleep 60
+EOF
+	chmod 0755 "$ROOT/app/slow.cgi"
+	while ((done < n)); do
+		b=$((n - done < 50 ? n - done : 50))
+		pids=()
+		for ((i = 0; i < b; i++)); do
+			setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups env -i \
+				GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$ROOT/app/slow.cgi" \
+				"$ROOT/app/slow.cgi" </dev/null >/dev/null 2>&1 3>&- &
+			pids+=($!)
+		done
+		track "${pids[@]}"
+		poll 20 started "$b" || fail "only $(started) of $b requests started"
+		kill -TERM "${pids[@]}"
+		rm -f "$CONFDIR"/run/started.*
+		done=$((done + b))
+	done
+}
+function started() {
+	local f=("$CONFDIR"/run/started.*)
+	[[ -e ${f[0]} ]] || f=()
+	[[ -z ${1:-} ]] && { echo "${#f[@]}"; return 0; }
+	((${#f[@]} >= $1))
+}
+
+# survivors: the slow CGIs still running; at_most N: no more than N of them.
+function survivors() {
+	pgrep -u "$CGI_UID" -f '^sleep 60$' | wc -l
+}
+function at_most() {
+	(($(survivors) <= $1))
+}
+
+@test "1,000 aborted requests to a slow CGI leave at most the capped survivors" {
+	policy "root = $ROOT" "survivors-per-user = 3"
+	pkill -KILL -u "$CGI_UID" -f '^sleep 60$' || true
+	abort_many 1000
+	# the others get the server's usual 3 s; the capped ones their full grace
+	poll 10 at_most 3 || fail "$(survivors) survivors, cap 3"
+	n=$(survivors)
+	pkill -KILL -u "$CGI_UID" -f '^sleep 60$' || true
+	((n >= 1)) || fail "no survivor at all"
+	grep -q 'event=no-slot cap=user grace=3.00s' "$CONFDIR/run/log" || fail "no no-slot record"
+}
+
+@test "survivors-per-script = 0: an abandoned CGI is treated as without cgiguard" {
+	policy "root = $ROOT" "survivors-per-script = 0"
+	pkill -KILL -u "$CGI_UID" -f '^sleep 60$' || true
+	abort_many 1
+	poll 6 at_most 0 || fail "$(survivors) survivors with a cap of 0"
+	grep -q 'event=no-slot cap=script' "$CONFDIR/run/log" || fail "$(cat "$CONFDIR/run/log")"
+}
