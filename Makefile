@@ -22,7 +22,9 @@ BATS	 = bats
 REAPER	 = $(shell command -v tini >/dev/null 2>&1 && echo tini -s --)
 TESTS	 = tests/*.bats
 
-.PHONY: all static check check-asan check-servers lint demo bench install uninstall clean
+FUZZ_SECONDS = 60
+
+.PHONY: all static check check-asan check-servers lint fuzz demo bench install uninstall clean
 
 all: cgiguard
 
@@ -49,6 +51,15 @@ check-asan: cgiguard-asan tests/cgiguard-policy-asan
 	CGIGUARD_POLICY=$(CURDIR)/tests/cgiguard-policy-asan \
 	$(REAPER) $(BATS) $(TESTS)
 
+# libFuzzer on the parsers, bounded in time; any crash fails.
+tests/fuzz/fuzz-run: cgiguard.c tests/fuzz/fuzz.c
+	clang -std=c99 -g -O1 -DCGIGUARD_FUZZ -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz.c
+
+fuzz: tests/fuzz/fuzz-run
+	rm -rf tests/fuzz/work && mkdir -p tests/fuzz/work
+	tests/fuzz/fuzz-run -max_total_time=$(FUZZ_SECONDS) -close_fd_mask=3 \
+		-artifact_prefix=tests/fuzz/work/ tests/fuzz/work tests/fuzz/corpus
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr cgiguard.c
 	mandoc -Tlint -W warning man/cgiguard.1
@@ -65,4 +76,5 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cgiguard $(DESTDIR)$(MANDIR)/man1/cgiguard.1
 
 clean:
-	rm -f cgiguard cgiguard-asan tests/cgiguard-policy tests/cgiguard-policy-asan
+	rm -f cgiguard cgiguard-asan tests/cgiguard-policy tests/cgiguard-policy-asan tests/fuzz/fuzz-run
+	rm -rf tests/fuzz/work

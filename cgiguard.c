@@ -177,11 +177,29 @@ static struct request *the_request;
 
 #define NORETURN __attribute__((noreturn))	/* gcc, clang */
 
+static void	 leave(int) NORETURN;
 static void	 usage(void) NORETURN;
 static void	 die(int, const char *, ...) NORETURN;
 static void	 usage_error(const char *, const char *) NORETURN;
 static void	 refuse_shebang(const char *, const char *) NORETURN;
 static void	 refuse_character(const char *, const char *) NORETURN;
+
+/* ---- leaving --------------------------------------------------------------- */
+
+#ifdef CGIGUARD_FUZZ
+#include <setjmp.h>
+static jmp_buf fuzz_escape;	/* under the fuzzer, leave() returns here */
+#endif
+
+static void
+leave(int status)
+{
+#ifdef CGIGUARD_FUZZ
+	longjmp(fuzz_escape, status + 1);
+#else
+	_exit(status);
+#endif
+}
 
 /* ---- time ---------------------------------------------------------------- */
 
@@ -432,7 +450,7 @@ die(int status, const char *fmt, ...)
 	if (the_request != NULL && the_request->cgi_context)
 		(void)write_all(STDOUT_FILENO, fixed_500,
 		    sizeof(fixed_500) - 1);
-	_exit(status);
+	leave(status);
 }
 
 static void
@@ -617,7 +635,8 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 	case O_HELP:	usage(); break;
 	case O_VERSION:
 		printf("cgiguard " VERSION "\n");
-		exit(0);
+		fflush(stdout);
+		leave(0);
 	}
 }
 
@@ -761,7 +780,8 @@ usage(void)
 "  125    cgiguard itself failed (usage, resources)\n"
 "  126    program found but not runnable, or refused\n"
 "  127    program not found\n");
-	exit(0);
+	fflush(stdout);
+	leave(0);
 }
 
 /* ---- the #! form --------------------------------------------------------- */
@@ -1046,27 +1066,13 @@ read_policy_text(int fd, char *text, size_t size)
 	return len;
 }
 
-/* "name = value" lines; '#' starts a comment line.  No file, no policy. */
+/* "name = value" lines; '#' starts a comment line. */
 static void
-read_policy(void)
+parse_policy(char *text)
 {
-	static char text[65536];
 	char *line, *next, *eq;
-	int fd, lineno = 0;
+	int lineno = 0;
 
-	memset(&policy.cf, 0, sizeof(policy.cf));
-	policy.cf.grace_ms = policy.cf.timeout_ms = -1;
-	policy.cf.stop_signal = -2;
-	policy.cap_user = policy.cap_script = -1;
-	fd = open(CGIGUARD_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT)
-		return;
-	if (fd < 0)
-		die(EXIT_FAILED, "%s: %s", CGIGUARD_CONF, strerror(errno));
-	check_policy_owner(fd);
-	(void)read_policy_text(fd, text, sizeof(text));
-	close(fd);
-	policy.present = 1;
 	for (line = text; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -1081,6 +1087,35 @@ read_policy(void)
 		policy_setting(trim(line), trim(eq + 1));
 	}
 	die_context[0] = '\0';
+}
+
+static void
+reset_policy(void)
+{
+	memset(&policy, 0, sizeof(policy));
+	policy.cf.grace_ms = policy.cf.timeout_ms = -1;
+	policy.cf.stop_signal = -2;
+	policy.cap_user = policy.cap_script = -1;
+}
+
+/* No file, no policy; a file only root cannot change is refused. */
+static void
+read_policy(void)
+{
+	static char text[65536];
+	int fd;
+
+	reset_policy();
+	fd = open(CGIGUARD_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT)
+		return;
+	if (fd < 0)
+		die(EXIT_FAILED, "%s: %s", CGIGUARD_CONF, strerror(errno));
+	check_policy_owner(fd);
+	(void)read_policy_text(fd, text, sizeof(text));
+	close(fd);
+	policy.present = 1;
+	parse_policy(text);
 }
 
 static void
@@ -1358,7 +1393,7 @@ ensure_std_fds(void)
 	for (fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 &&
 		    open("/dev/null", O_RDWR | O_NOCTTY) != fd)
-			exit(EXIT_FAILED);
+			_exit(EXIT_FAILED);
 }
 
 static void
