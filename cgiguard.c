@@ -2571,8 +2571,9 @@ become_keeper(struct request *rq, struct keeper *k, int front_sig)
 		k->timeout_at = now_ms() + rq->cf.timeout_ms;
 	(void)setsid();
 #ifdef __linux__
-	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_simple("failed", "reason", strerror(errno));
 #endif
 	close(front_sig);
 	close(sig_wfd);
