@@ -135,6 +135,7 @@ struct request {
 	int		 cgi_context;
 	int		 shebang;	/* started by the kernel for a #! script */
 	int		 handler;	/* started by the server for any script */
+	int		 action;	/* Apache's Action: we stand for the script */
 	const char	*target;	/* file that passed the target checks */
 	dev_t		 target_dev;
 	ino_t		 target_ino;
@@ -1366,8 +1367,22 @@ read_handler(struct request *rq, int argc, char **argv)
 	rq->argv[0] = (char *)target;
 	memcpy(rq->argv + 1, argv + 1, (size_t)(argc - 1) * sizeof(char *));
 	rq->path = rq->script = target;
-	rq->handler = 1;
+	rq->handler = rq->action = 1;
 	set_handler_env(target, rest);
+}
+
+/* Apache runs a CGI in its own directory; so do we, in its place. */
+static void
+enter_script_dir(const struct request *rq)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", rq->path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	slash[slash == dir] = '\0';
+	if (chdir(dir) < 0)
+		die(EXIT_CANNOT, "%s: %s", dir, strerror(errno));
 }
 
 /* ---- invocation ---------------------------------------------------------- */
@@ -1423,6 +1438,8 @@ read_invocation(struct request *rq, int argc, char **argv)
 	rq->script = sf != NULL ? sf : argv[i];
 	rq->handler = rq->cgi_context && i == 1 && argc == 2 && sf != NULL &&
 	    same_file(argv[1], sf);	/* lighttpd cgi.assign, busybox */
+	if (rq->handler && strchr(rq->path, '/') == NULL)
+		rq->path = sf;	/* busybox: a bare name in the script's dir */
 }
 
 /* Handler mode always; the others when the policy names roots. */
@@ -1472,11 +1489,6 @@ resolve_program(struct request *rq)
 		if ((e = check_runnable(rq->path)) != 0)
 			die(e == ENOENT || e == ENOTDIR ? EXIT_ENOENT :
 			    EXIT_CANNOT, "%s: %s", rq->path, strerror(e));
-		return;
-	}
-	if (rq->cgi_context && (p = getenv("SCRIPT_FILENAME")) != NULL &&
-	    same_file(rq->path, p)) {
-		rq->path = p;	/* busybox httpd: "interpreter name" in its dir */
 		return;
 	}
 	if ((dirs = getenv("PATH")) == NULL)
@@ -2054,8 +2066,8 @@ real_uid_of(const char *pid)
 	return atoi(p + 5);
 }
 
-/* Other survivors of our user, and of our script. */
-static void
+/* Other survivors of our user, and of our script; -1 if /proc is unreadable. */
+static int
 count_survivors(const char *name, int *user, int *script)
 {
 	char path[64], comm[32], self[32];
@@ -2065,7 +2077,7 @@ count_survivors(const char *name, int *user, int *script)
 	*user = *script = 0;
 	snprintf(self, sizeof(self), "%ld", (long)getpid());
 	if ((d = opendir("/proc")) == NULL)
-		return;
+		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
 		    strcmp(de->d_name, self) == 0)
@@ -2079,6 +2091,7 @@ count_survivors(const char *name, int *user, int *script)
 		*script += strncmp(comm, name, strlen(name)) == 0;
 	}
 	closedir(d);
+	return 0;
 }
 #endif
 
@@ -2094,8 +2107,9 @@ take_survivor_slot(const struct keeper *k, const char **full)
 	survivor_name(k, name, sizeof(name));
 #ifdef __linux__
 	if (prctl(PR_SET_NAME, name, 0, 0, 0) == 0) {
-		count_survivors(name, &user, &script);
-		if (policy.cap_user >= 0 && user >= policy.cap_user)
+		if (count_survivors(name, &user, &script) < 0)
+			*full = "unsupported";
+		else if (policy.cap_user >= 0 && user >= policy.cap_user)
 			*full = "user";
 		else if (policy.cap_script >= 0 && script >= policy.cap_script)
 			*full = "script";
@@ -2741,6 +2755,8 @@ main(int argc, char *argv[])
 	refuse_root_cgi(&rq);
 	check_targets(&rq);
 	resolve_program(&rq);
+	if (rq.action)
+		enter_script_dir(&rq);
 	scrub_environment(rq.cf.clean_env);
 	clock_gettime(CLOCK_MONOTONIC, &rq.start);
 	open_channels(&rq, sig);

@@ -277,3 +277,21 @@ function at_most() {
 	poll 6 at_most 0 || fail "$(survivors) survivors with a cap of 0"
 	grep -q 'event=no-slot cap=script' "$CONFDIR/run/log" || fail "$(cat "$CONFDIR/run/log")"
 }
+
+@test "busybox's form with a root: the bare name is resolved through SCRIPT_FILENAME and checked" {
+	cd "$ROOT/app"
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 \
+		SCRIPT_FILENAME="$ROOT/app/show.cgi" "$G" show.cgi 3>&-
+	[[ $status -eq 0 && $output == *argv=* ]] || fail "status $status: $stderr"
+	chmod 0757 "$ROOT/app/show.cgi"
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 \
+		SCRIPT_FILENAME="$ROOT/app/show.cgi" "$G" show.cgi 3>&-
+	refused 126 "$ROOT/app/show.cgi: writable by group or others"
+}
+
+@test "handler mode runs the CGI in its own directory, as Apache would" {
+	printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho "cwd=$(pwd)"\n' >"$ROOT/app/cwd.cgi"
+	chmod 0755 "$ROOT/app/cwd.cgi"
+	action /app/cwd.cgi
+	[[ $status -eq 0 && $output == *"cwd=$ROOT/app"* ]] || fail "status $status: $output $stderr"
+}
