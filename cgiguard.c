@@ -57,6 +57,7 @@
 #define DEFAULT_GRACE_MS	30000LL
 #define MAX_DURATION_MS		(7LL * 24 * 3600 * 1000)
 #define LINGER_MS		50	/* wait for the CGI's exit after its EOF */
+#define SETTLE_MS		20	/* wait for the server's signal after EPIPE */
 #define REAP_MS			1000	/* wait for a killed tree to be reaped */
 #define RELAY_CHUNK		65536
 #define MAX_SHEBANG_WORDS	32
@@ -163,7 +164,9 @@ struct keeper {
 	int		 responded;	/* the front needs no status any more */
 	int		 ended;		/* the response ended normally */
 	int		 killed;
+	int		 finish_logged;
 	long long	 linger_at, grace_at, timeout_at, reap_at;
+	long long	 broken_at;	/* the server's pipe broke; abandon then */
 	char		 errline[1024];
 	size_t		 errlen;
 	int		 errlines;
@@ -180,6 +183,8 @@ static struct request *the_request;
 
 static void	 leave(int) NORETURN;
 static void	 usage(void) NORETURN;
+struct keeper;
+static void	 log_finished(struct keeper *);
 static void	 die(int, const char *, ...) NORETURN;
 static void	 usage_error(const char *, const char *) NORETURN;
 static void	 refuse_shebang(const char *, const char *) NORETURN;
@@ -285,7 +290,7 @@ line_escape(struct line *l, const char *value)
 	size_t n;
 
 	for (n = 0; *p != '\0'; p++, n++) {
-		if (n == FIELD_MAX) {
+		if (n == FIELD_MAX - 3 && strlen((const char *)p) > 3) {
 			line_put(l, "...", 3);
 			break;
 		}
@@ -2233,13 +2238,15 @@ read_front(struct keeper *k)
 static int
 server_listening(const struct keeper *k)
 {
-	return !k->released && !k->abandoned && !k->ended;
+	return !k->released && !k->abandoned && !k->ended && !k->broken_at;
 }
 
+/* Servers close the pipes and signal together: give the signal time to win. */
 static void
 server_gone(struct keeper *k)
 {
-	abandon(k, "pipe", SIGTERM, 128 + SIGPIPE);
+	if (!k->broken_at)
+		k->broken_at = now_ms() + SETTLE_MS;
 }
 
 /* CGI stderr after the server is gone: one record per line, bounded. */
@@ -2348,9 +2355,11 @@ end_response(struct keeper *k)
 	if (k->err >= 0)
 		relay_errors(k);
 	k->ended = 1;
-	tell_front(k, k->cgi_status >= 0 ? exit_code(k->cgi_status) : 0);
 	if (k->cgi_status < 0 || k->children)
 		start_grace(k);
+	else
+		log_finished(k);	/* while --log=stderr still reaches the server */
+	tell_front(k, k->cgi_status >= 0 ? exit_code(k->cgi_status) : 0);
 }
 
 /* Only once the front is a zombie, so the server never sees EOF first. */
@@ -2391,8 +2400,10 @@ log_finished(struct keeper *k)
 {
 	struct line l;
 
-	if (k->killed || (!k->abandoned && !k->rq->cf.verbose))
+	if (k->killed || k->finish_logged ||
+	    (!k->abandoned && !k->rq->cf.verbose))
 		return;
+	k->finish_logged = 1;
 	line_start(&l, "finished");
 	if (k->cgi_status >= 0)
 		line_addf(&l, "status", "%d", exit_code(k->cgi_status));
@@ -2412,6 +2423,8 @@ check_deadlines(struct keeper *k)
 
 	if (k->timeout_at && t >= k->timeout_at && !k->ended)
 		abandon(k, "timeout", SIGTERM, EXIT_TIMEDOUT);
+	if (k->broken_at && t >= k->broken_at)
+		abandon(k, "pipe", SIGTERM, 128 + SIGPIPE);
 	if (k->linger_at && t >= k->linger_at && !k->ended && !k->abandoned)
 		end_response(k);
 	if (k->grace_at && t >= k->grace_at && !k->killed) {
@@ -2446,14 +2459,15 @@ keeper_done(const struct keeper *k)
 static int
 next_timeout(const struct keeper *k)
 {
-	long long at[4], t = now_ms(), soon = -1;
+	long long at[5], t = now_ms(), soon = -1;
 	int i;
 
 	at[0] = k->ended || k->abandoned ? 0 : k->linger_at;
 	at[1] = k->killed ? 0 : k->grace_at;
 	at[2] = k->ended || k->abandoned ? 0 : k->timeout_at;
 	at[3] = k->reap_at;
-	for (i = 0; i < 4; i++)
+	at[4] = k->ended || k->abandoned ? 0 : k->broken_at;
+	for (i = 0; i < 5; i++)
 		if (at[i] && (soon < 0 || at[i] < soon))
 			soon = at[i];
 	if (k->rq->front_pidfd < 0 && !k->front_zombie && k->responded)
@@ -2704,7 +2718,7 @@ front(struct request *rq, int sig_rfd)
 				continue;
 			_exit(EXIT_FAILED);
 		}
-		if (p[0].revents && (n = read(sig_rfd, b, sizeof(b))) > 0)
+		if ((n = read(sig_rfd, b, sizeof(b))) > 0)	/* before status */
 			for (i = 0; i < n; i++) {
 				(void)write_all(rq->ctl[1], (const char *)&b[i], 1);
 				if (is_abandon_signal(b[i]))
@@ -2742,10 +2756,10 @@ main(int argc, char *argv[])
 	int sig[2];
 	pid_t pid;
 
-	refuse_secure_exec();
-	ensure_std_fds();
 	the_request = &rq;
 	rq.cgi_context = getenv("GATEWAY_INTERFACE") != NULL;
+	refuse_secure_exec();
+	ensure_std_fds();
 	rq.cf.grace_ms = DEFAULT_GRACE_MS;
 	rq.cf.stop_signal = -1;
 	read_policy();
