@@ -1,0 +1,102 @@
+#!/usr/bin/env bats
+# CGI context (GATEWAY_INTERFACE set): no CGI as root, no set-id cgiguard; an unprivileged
+# #! CGI runs with its #! options.
+
+load helpers
+
+setup() {
+	common_setup
+	requires root
+	cgi_user
+	make_pubdir
+	cat >"$PUB/hello.cgi" <<EOF
+#!$CGIGUARD -g 5 /bin/sh
+echo "Content-Type: text/plain"
+echo
+echo "hello \$(id -un) proxy=\${HTTP_PROXY-unset}"
+EOF
+	cat >"$PUB/slow.cgi" <<EOF
+#!$CGIGUARD -t 1 -g 0 /bin/sh
+echo "Content-Type: text/plain"
+echo
+sleep 5
+EOF
+	chmod 0755 "$PUB"/*.cgi
+}
+
+teardown() {
+	common_teardown
+}
+
+# cgi_env SCRIPT: the environment a server gives a CGI (lighttpd and Apache alike).
+function cgi_env() {
+	CGIENV=(GATEWAY_INTERFACE=CGI/1.1 SERVER_SOFTWARE=test REQUEST_METHOD=GET
+		SCRIPT_FILENAME="$1" SCRIPT_NAME="/${1##*/}" QUERY_STRING= REDIRECT_STATUS=200
+		HTTP_PROXY=http://proxy.invalid:3128)
+}
+
+# refused_500 MESSAGE: $status/$output/$stderr show a refusal with MESSAGE and the fixed
+# 500 response on stdout.
+function refused_500() {
+	[[ $status -eq 126 ]] || fail "status $status, want 126; stderr: $stderr; stdout: $output"
+	[[ $stderr == "$1" ]] || fail "stderr: $stderr
+want:   $1"
+	[[ ${lines[0]%$'\r'} == "Status: 500 Internal Server Error" ]] || fail "stdout: $output"
+	[[ ${lines[1]%$'\r'} == "Content-Type: text/plain" ]] || fail "stdout: $output"
+	[[ $output != *hello* ]] || fail "the CGI ran"
+}
+
+@test "as root in CGI context: refused with 126, the message, and a 500 response (#! form)" {
+	cgi_env "$PUB/hello.cgi"
+	run --separate-stderr env "${CGIENV[@]}" "$PUB/hello.cgi" 3>&-
+	refused_500 "cgiguard: refusing to run a CGI as root"
+}
+
+@test "as root in CGI context: refused with 126, the message, and a 500 response (command line)" {
+	cgi_env "$PUB/hello.cgi"
+	run --separate-stderr env "${CGIENV[@]}" "$CGIGUARD" "$PUB/hello.cgi" 3>&-
+	refused_500 "cgiguard: refusing to run a CGI as root"
+}
+
+@test "as root outside CGI context: runs" {
+	run --separate-stderr "$PUB/hello.cgi" 3>&-
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ ${lines[-1]} == "hello root proxy=unset" ]]
+}
+
+@test "as an unprivileged user in CGI context: the #! CGI runs, without HTTP_PROXY" {
+	cgi_env "$PUB/hello.cgi"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/hello.cgi" 3>&-
+	[[ $status -eq 0 ]] || fail "status $status: $stderr; stdout: $output"
+	[[ $output == $'Content-Type: text/plain\n\nhello '"$CGI_USER proxy=unset" ]] || fail "stdout: $output"
+}
+
+@test "as an unprivileged user in CGI context: the #! line's options are honoured (-t 1 gives 124)" {
+	cgi_env "$PUB/slow.cgi"
+	local t0=$EPOCHSECONDS
+	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/slow.cgi" 3>&-
+	[[ $status -eq 124 ]] || fail "status $status: $stderr"
+	((EPOCHSECONDS - t0 < 4))
+}
+
+@test "a set-uid or set-gid cgiguard refuses to run" {
+	cp "$CGIGUARD" "$PUB/cgiguard-suid"
+	chmod 4755 "$PUB/cgiguard-suid"
+	run --separate-stderr as_user "$PUB/cgiguard-suid" /bin/echo ran 3>&-
+	[[ $status -eq 126 ]] || fail "set-uid: status $status: $stderr; stdout: $output"
+	[[ $stderr == "cgiguard: refusing to run set-id or with file capabilities" ]] || fail "stderr: $stderr"
+	[[ $output != *ran* ]]
+
+	chmod 2755 "$PUB/cgiguard-suid"
+	run --separate-stderr as_user "$PUB/cgiguard-suid" /bin/echo ran 3>&-
+	[[ $status -eq 126 ]] || fail "set-gid: status $status: $stderr; stdout: $output"
+	[[ $stderr == "cgiguard: refusing to run set-id or with file capabilities" ]] || fail "stderr: $stderr"
+}
+
+@test "a set-uid cgiguard in CGI context also answers 500" {
+	cp "$CGIGUARD" "$PUB/cgiguard-suid"
+	chmod 4755 "$PUB/cgiguard-suid"
+	cgi_env "$PUB/hello.cgi"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/cgiguard-suid" /bin/echo hello 3>&-
+	refused_500 "cgiguard: refusing to run set-id or with file capabilities"
+}
