@@ -60,6 +60,7 @@
 #define SETTLE_MS		20	/* wait for the server's signal after EPIPE */
 #define REAP_MS			1000	/* wait for a killed tree to be reaped */
 #define RELAY_CHUNK		65536
+#define BULK_PIPE		(1 << 20)	/* pipe size once output is bulk */
 #define MAX_SHEBANG_WORDS	32
 #define STDERR_LOG_LINES	100	/* CGI stderr lines logged per request */
 #define FIELD_MAX		200	/* log field cap */
@@ -158,6 +159,7 @@ struct keeper {
 	int		 front_zombie;
 	int		 released;	/* server's fds 1 and 2 let go */
 	int		 splice_ok;
+	size_t		 chunk;		/* bytes per splice */
 	int		 waiting_out;	/* the server's pipe is full */
 	int		 abandoned;
 	const char	*abandon_reason;
@@ -2299,14 +2301,30 @@ relay_errors(struct keeper *k)
 	close_fd(&k->err);
 }
 
+/* Bulk output: bigger pipes mean fewer wake-ups per byte relayed. */
+static void
+widen_pipes(struct keeper *k)
+{
+#ifdef F_SETPIPE_SZ
+	if (fcntl(k->out, F_SETPIPE_SZ, BULK_PIPE) > 0) {
+		(void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, BULK_PIPE);
+		k->chunk = BULK_PIPE;
+		return;
+	}
+#endif
+	k->chunk = RELAY_CHUNK + 1;	/* tried once */
+}
+
 static int
 splice_output(struct keeper *k)
 {
 #ifdef SPLICE_F_NONBLOCK
 	ssize_t n;
 
-	n = splice(k->out, NULL, STDOUT_FILENO, NULL, RELAY_CHUNK,
+	n = splice(k->out, NULL, STDOUT_FILENO, NULL, k->chunk,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n == RELAY_CHUNK && k->chunk == RELAY_CHUNK)
+		widen_pipes(k);
 	if (n > 0)
 		return 0;
 	if (n == 0) {
@@ -2591,6 +2609,7 @@ become_keeper(struct request *rq, struct keeper *k, int front_sig)
 	k->cgi_status = -1;
 	k->children = 1;
 	k->splice_ok = 1;
+	k->chunk = RELAY_CHUNK;
 	k->ctl = rq->ctl[0];
 	k->status = rq->status[1];
 	k->out = rq->out[0];
