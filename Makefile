@@ -21,6 +21,7 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer
 BATS	 = bats
 REAPER	 = $(shell command -v tini >/dev/null 2>&1 && echo tini -s --)
 TESTS	 = tests/*.bats
+SERVER_TESTS = tests/servers
 
 FUZZ_SECONDS = 60
 
@@ -36,7 +37,7 @@ tests/cgiguard-policy: cgiguard.c
 
 static: cgiguard
 
-# Sanitizers need the dynamic runtime.
+# Sanitizers need the dynamic runtime; check-asan runs the core suite with them.
 cgiguard-asan: cgiguard.c
 	clang $(WARN) -DCGIGUARD_CONF='"$(CONF)"' $(CPPFLAGS) -O1 -g $(SANITIZE) $(LDFLAGS) -o $@ cgiguard.c
 
@@ -45,6 +46,13 @@ tests/cgiguard-policy-asan: cgiguard.c
 
 check: cgiguard tests/cgiguard-policy
 	$(REAPER) $(BATS) $(TESTS)
+	mkdir -p tests/servers/out
+	CGIGUARD_RESULTS=$(CURDIR)/tests/servers/out/results.txt $(REAPER) $(BATS) $(SERVER_TESTS)
+
+# The long trials: 20 per server and form; counts go to tests/servers/results.txt.
+check-servers: cgiguard tests/cgiguard-policy
+	CGIGUARD_TRIALS=20 CGIGUARD_JOBS=5 CGIGUARD_LARGE_MB=100 $(REAPER) $(BATS) -T $(SERVER_TESTS)
+	cat tests/servers/results.txt
 
 check-asan: cgiguard-asan tests/cgiguard-policy-asan
 	CGIGUARD=$(CURDIR)/cgiguard-asan \
