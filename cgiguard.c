@@ -1601,7 +1601,7 @@ handled_set(sigset_t *set)
 }
 
 static void
-catch_signal(int sig, void (*handler)(int))
+catch_signal(int sig, void (*handler)(int), struct sigaction *old)
 {
 	struct sigaction sa;
 
@@ -1609,7 +1609,7 @@ catch_signal(int sig, void (*handler)(int))
 	sa.sa_handler = handler;
 	sa.sa_flags = SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	if (sigaction(sig, &sa, NULL) < 0)
+	if (sigaction(sig, &sa, old) < 0)
 		die(EXIT_FAILED, "sigaction: %s", strerror(errno));
 }
 
@@ -1626,12 +1626,12 @@ take_signals(struct request *rq)
 	if (sigprocmask(SIG_BLOCK, &set, &ss->mask) < 0)
 		die(EXIT_FAILED, "sigprocmask: %s", strerror(errno));
 	for (i = 0; i < NHANDLED; i++) {
-		if (sigaction(handled_signals[i], NULL, &ss->act[i]) < 0)
-			die(EXIT_FAILED, "sigaction: %s", strerror(errno));
 		if (handled_signals[i] == SIGPIPE)
-			catch_signal(SIGPIPE, SIG_IGN);
+			catch_signal(SIGPIPE, SIG_IGN, &ss->act[i]);
 		else if (handled_signals[i] != SIGCHLD)
-			catch_signal(handled_signals[i], on_signal);
+			catch_signal(handled_signals[i], on_signal, &ss->act[i]);
+		else if (sigaction(SIGCHLD, NULL, &ss->act[i]) < 0)
+			die(EXIT_FAILED, "sigaction: %s", strerror(errno));
 	}
 	for (i = 0; i < 3; i++)
 		if (getitimer(i, &ss->timer[i]) == 0 &&
@@ -2632,7 +2632,7 @@ become_keeper(struct request *rq, struct keeper *k, int front_sig)
 	}
 	k->sig = sp[0];
 	sig_wfd = sp[1];
-	catch_signal(SIGCHLD, on_signal);
+	catch_signal(SIGCHLD, on_signal, NULL);
 	close_inherited(k);
 	set_nonblock(k->out);
 	set_nonblock(k->err);

@@ -11,7 +11,9 @@
 APACHE_BIN=/usr/sbin/apache2
 APACHE_MODULES=/usr/lib/apache2/modules
 
-apache_config() {
+# apache_base_config: the server itself, modules, and a document root
+# ($SITE/htdocs) that is readable but runs nothing.
+apache_base_config() {
 	local cgi_module=cgi_module cgi_so=mod_cgi.so cgid_sock=
 	if [[ $APACHE_MPM == event ]]; then
 		cgi_module=cgid_module cgi_so=mod_cgid.so
@@ -50,6 +52,13 @@ apache_config() {
 		<Directory "$SITE/htdocs">
 		    Require all granted
 		</Directory>
+	EOF
+}
+
+# apache_config: the base, and the forms a script or an admin's wrapper opts in with.
+apache_config() {
+	apache_base_config
+	cat <<-EOF
 
 		# recipe:apache-cgi-bin
 		# CGIs as usual; a script opts in with its #! line:
@@ -69,21 +78,6 @@ apache_config() {
 		    Require all granted
 		</Directory>
 		# recipe:end
-
-		# recipe:apache-action
-		# Handler mode (not implemented yet): every *.gcgi under /act/ runs through cgiguard.
-		ScriptAlias /cgiguard-handler "$CGIGUARD"
-		<Directory "${CGIGUARD%/*}">
-		    <Files "${CGIGUARD##*/}">
-		        Require all granted
-		    </Files>
-		</Directory>
-		Alias /act/ "$SITE/htdocs/cgi-bin/"
-		<Location /act/>
-		    AddHandler cgiguard-script .gcgi
-		    Action cgiguard-script /cgiguard-handler
-		</Location>
-		# recipe:end
 	EOF
 }
 
@@ -91,7 +85,7 @@ apache_start() {
 	: "${APACHE_MPM:?set APACHE_MPM=prefork or event}"
 	PORT=$(free_port) || return 1
 	BASE=http://127.0.0.1:$PORT
-	apache_config >"$SITE/apache2.conf"
+	"${APACHE_CONFIG:-apache_config}" >"$SITE/apache2.conf"
 	# What /etc/apache2/envvars would set; our config names its paths itself.
 	(
 		close_fds
@@ -110,4 +104,58 @@ apache_start() {
 apache_stop() {
 	[[ -n ${SERVER_PID:-} ]] || return 0
 	stop_pid "$SERVER_PID" 15
+}
+
+# --- handler mode (Action) -----------------------------------------------------
+#
+# APACHE_CONFIG=apache_handler_config: every *.cgi beneath the document root runs
+# through cgiguard as Apache's Action handler. The handler is the policy build
+# (tests/cgiguard-policy, installed by install_handler as $HANDLER_DIR/cgiguard);
+# its policy file names the document root as its root. A second name-based
+# virtual host, direct.test, runs the same files as plain CGIs: the control.
+
+apache_handler_config() {
+	apache_base_config
+	cat <<-EOF
+		# recipe:apache-action
+		# Handler mode: every *.cgi beneath $SITE/htdocs runs through cgiguard.
+		#   install -d $HANDLER_DIR
+		#   install -m 755 cgiguard $HANDLER_DIR/cgiguard
+		# and in /etc/cgiguard.conf (owned by root, mode 0644):
+		#   root = $SITE/htdocs
+		ScriptAlias /cgi-sys/ "$HANDLER_DIR/"
+		<Directory "$HANDLER_DIR">
+		    Require all granted
+		</Directory>
+		<Directory "$SITE/htdocs">
+		    Options -ExecCGI
+		    AddHandler cgiguard-script .cgi
+		    Action cgiguard-script /cgi-sys/cgiguard
+		</Directory>
+		# recipe:end
+
+		# Test only: a directory nobody may reach, and an alias that leaves the root.
+		<Directory "$SITE/htdocs/private">
+		    Require all denied
+		</Directory>
+		Alias /escape/ "$SITE/htdocs/../outside/"
+		<Directory "$SITE/outside">
+		    Options -ExecCGI
+		    Require all granted
+		    AddHandler cgiguard-script .cgi
+		    Action cgiguard-script /cgi-sys/cgiguard
+		</Directory>
+
+		# The control: the same files run directly (curl -H 'Host: direct.test').
+		<VirtualHost 127.0.0.1:$PORT>
+		    ServerName 127.0.0.1
+		</VirtualHost>
+		<VirtualHost 127.0.0.1:$PORT>
+		    ServerName direct.test
+		    <Directory "$SITE/htdocs">
+		        Options +ExecCGI
+		        SetHandler cgi-script
+		    </Directory>
+		</VirtualHost>
+	EOF
 }

@@ -209,12 +209,20 @@ server_leftovers() {
 no_server_leftovers() { [[ -z $(server_leftovers) ]]; }
 new_zombies() { comm -13 <(echo "${ZOMBIES_BEFORE:-}" | sort) <(zombies | sort) | grep .; }
 no_new_zombies() { ! new_zombies >/dev/null; }
+# zombie_info PID...: each zombie with its parent, for the failure message.
+zombie_info() {
+	local pid
+	for pid in "$@"; do
+		echo "$(ps -o pid=,ppid=,stat=,comm= -p "$pid" 2>/dev/null || echo "$pid (gone)")" \
+			"parent: $(ps -o pid=,comm=,args= -p "$(ps -o ppid= -p "$pid" 2>/dev/null)" 2>/dev/null)"
+	done
+}
 
 # assert_clean [SECONDS]: after a scenario: no process of the test left, no new zombie.
 assert_clean() {
 	local secs=${1:-15}
 	poll "$secs" no_leftovers || fail "processes left after the scenario:" "$(leftovers)"
-	poll 5 no_new_zombies || fail "zombies left after the scenario:" "$(new_zombies)"
+	poll 5 no_new_zombies || fail "zombies left after the scenario:" "$(zombie_info $(new_zombies))"
 }
 
 # --- the site every server serves --------------------------------------------
@@ -319,3 +327,41 @@ server_teardown_file() {
 	((rc == 0)) && remove_site
 	return $rc
 }
+
+# --- the admin's policy file (handler mode, target checks) -------------------------
+#
+# The policy build of cgiguard (make tests/cgiguard-policy) reads its policy from
+# $POLICY_DIR/cgiguard.conf; the directory and the file must be root's and
+# writable by no one else. Only one test file may use it at a time (bats runs
+# files one after another; tests/policy.bats uses the same directory).
+
+POLICY_BIN=${CGIGUARD_POLICY:-$REPO/tests/cgiguard-policy}
+POLICY_DIR=/run/cgiguard-test
+POLICY_CONF=$POLICY_DIR/cgiguard.conf
+
+# need_policy_bin: for setup_file, after need_server: skip (through SERVER_SKIP) without the build.
+need_policy_bin() {
+	[[ -n ${SERVER_SKIP:-} || -x $POLICY_BIN ]] && return 0
+	export SERVER_SKIP="no policy build at $POLICY_BIN (make tests/cgiguard-policy)"
+}
+
+# write_policy LINE...: the policy file, root-owned, mode 0644, in a 0755 directory.
+write_policy() {
+	install -d -o root -g root -m 0755 "$POLICY_DIR"
+	printf '%s\n' "# cgiguard test policy (tests/servers)" "$@" >"$POLICY_CONF.new"
+	chmod 0644 "$POLICY_CONF.new"
+	mv -f "$POLICY_CONF.new" "$POLICY_CONF"
+}
+
+remove_policy() { rm -rf "$POLICY_DIR"; }
+
+# install_handler: the policy build as $SITE/cgi-sys/cgiguard (HANDLER_DIR, root-owned, 0755).
+install_handler() {
+	HANDLER_DIR=$SITE/cgi-sys
+	install -d -o root -g root -m 0755 "$HANDLER_DIR"
+	install -o root -g root -m 0755 "$POLICY_BIN" "$HANDLER_DIR/cgiguard"
+	# Not exported: ours() takes any process whose environment names "$SITE/" for the test's.
+}
+
+# errlog_since: the lines the server's error log gained during this test.
+errlog_since() { tail -n +"$((ERRLOG_LINES + 1))" "$SITE/logs/error.log"; }

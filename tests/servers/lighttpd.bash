@@ -40,11 +40,45 @@ lighttpd_config() {
 	EOF
 }
 
+# LIGHTTPD_CONFIG=lighttpd_handler_config: every *.cgi beneath the document root
+# runs through cgiguard (the policy build, lib.bash: install_handler), whose
+# policy file names the document root as its root. The host direct.test runs
+# the same files as plain CGIs: the control.
+lighttpd_handler_config() {
+	cat <<-EOF
+		# Private test config: lighttpd on 127.0.0.1, cgiguard as the handler (tests/servers/lighttpd.bash)
+		server.document-root = "$SITE/htdocs"
+		server.bind = "127.0.0.1"
+		server.port = $PORT
+		server.errorlog = "$SITE/logs/error.log"
+		server.username = "$CGI_USER"
+		server.groupname = "$CGI_USER"
+		server.modules = ( "mod_alias", "mod_cgi" )
+		server.stream-response-body = $LIGHTTPD_STREAM
+
+		# recipe:lighttpd-handler
+		# Every *.cgi beneath $SITE/htdocs runs through cgiguard, confined to the root
+		# named in /etc/cgiguard.conf (owned by root, mode 0644):
+		#   root = $SITE/htdocs
+		cgi.assign = ( ".cgi" => "$HANDLER_DIR/cgiguard" )
+		# recipe:end
+
+		# Test only: CGI stderr (cgiguard's refusals) into the error log, as Apache
+		# does (without it, lighttpd's own stderr gets it), an alias out of the
+		# root, and the control.
+		server.breakagelog = "$SITE/logs/error.log"
+		alias.url = ( "/escape/" => "$SITE/outside/" )
+		\$HTTP["host"] == "direct.test" {
+		    cgi.assign = ( ".cgi" => "" )
+		}
+	EOF
+}
+
 lighttpd_start() {
 	: "${LIGHTTPD_STREAM:?set LIGHTTPD_STREAM=2 or 0}"
 	PORT=$(free_port) || return 1
 	BASE=http://127.0.0.1:$PORT
-	lighttpd_config >"$SITE/lighttpd.conf"
+	"${LIGHTTPD_CONFIG:-lighttpd_config}" >"$SITE/lighttpd.conf"
 	# lighttpd opens its error log after it has dropped to server.username.
 	install -o "$CGI_USER" -m 644 /dev/null "$SITE/logs/error.log"
 	"$LIGHTTPD_BIN" -tt -f "$SITE/lighttpd.conf" >"$SITE/logs/start.log" 2>&1 || return 1
