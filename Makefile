@@ -71,7 +71,7 @@ tests/fuzz/fuzz-run: cgiguard.c tests/fuzz/fuzz.c
 	clang -std=c99 -g -O1 -DCGIGUARD_FUZZ -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz.c
 
 fuzz: tests/fuzz/fuzz-run
-	rm -rf tests/fuzz/work && mkdir -p tests/fuzz/work
+	rm -rf tests/fuzz/work tests/bench/out && mkdir -p tests/fuzz/work
 	tests/fuzz/fuzz-run -max_total_time=$(FUZZ_SECONDS) -close_fd_mask=3 \
 		-artifact_prefix=tests/fuzz/work/ tests/fuzz/work tests/fuzz/corpus
 
@@ -81,6 +81,10 @@ lint:
 
 demo: cgiguard
 	sh tests/demo.sh $(CURDIR)/cgiguard
+
+# Paired measurements against direct exec and other wrappers; updates README.
+bench: cgiguard
+	sh tests/bench/run.sh $(CURDIR)/cgiguard
 
 install: cgiguard
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
@@ -92,4 +96,4 @@ uninstall:
 
 clean:
 	rm -f cgiguard cgiguard-asan tests/cgiguard-policy tests/cgiguard-policy-asan tests/fuzz/fuzz-run
-	rm -rf tests/fuzz/work
+	rm -rf tests/fuzz/work tests/bench/out

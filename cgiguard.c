@@ -1755,8 +1755,10 @@ restore_server_state(const struct server_state *ss)
 {
 	int i;
 
-	for (i = 0; i < NHANDLED; i++)
-		(void)sigaction(handled_signals[i], &ss->act[i], NULL);
+	for (i = 0; i < NHANDLED; i++)	/* exec resets the caught ones */
+		if (ss->act[i].sa_handler == SIG_IGN ||
+		    handled_signals[i] == SIGPIPE)
+			(void)sigaction(handled_signals[i], &ss->act[i], NULL);
 	for (i = 0; i < 3; i++)
 		if (ss->timer[i].it_value.tv_sec || ss->timer[i].it_value.tv_usec)
 			(void)setitimer(i, &ss->timer[i], NULL);
