@@ -29,7 +29,7 @@ SERVER_TESTS = tests/servers
 
 FUZZ_SECONDS = 60
 
-.PHONY: all static pie check check-asan check-servers lint fuzz demo bench install uninstall clean
+.PHONY: all static pie recipes check check-asan check-servers lint fuzz demo bench install uninstall clean
 
 all: cgiguard
 
@@ -81,6 +81,12 @@ lint:
 
 demo: cgiguard
 	sh tests/demo.sh $(CURDIR)/cgiguard
+
+# The README's server recipes, from the configs the server tests use.
+recipes:
+	bash tests/servers/gen-recipes.bash > tests/servers/RECIPES.md
+	sh tests/servers/splice-readme.sh README.md tests/servers/RECIPES.md > README.md.new
+	mv README.md.new README.md
 
 # Paired measurements against direct exec and other wrappers; updates README.
 bench: cgiguard
