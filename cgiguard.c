@@ -671,6 +671,21 @@ find_short(char c)
 	return -1;
 }
 
+/* The value attached to the option word, else the next word of its list. */
+static int
+take_value(struct config *cf, int id, const char *attached, char **w, int left)
+{
+	if (attached != NULL) {
+		apply_option(cf, (enum opt_id)id, attached);
+		return 1;
+	}
+	if (left < 2)
+		die(EXIT_FAILED, "option '--%s' needs a value",
+		    options[id].name);
+	apply_option(cf, (enum opt_id)id, w[1]);
+	return 2;
+}
+
 /* "--name[=value]"; returns how many words it used. */
 static int
 parse_long(struct config *cf, char **w, int left)
@@ -693,15 +708,7 @@ parse_long(struct config *cf, char **w, int left)
 		apply_option(cf, (enum opt_id)id, NULL);
 		return 1;
 	}
-	if (eq != NULL) {
-		apply_option(cf, (enum opt_id)id, eq + 1);
-		return 1;
-	}
-	if (left < 2)
-		die(EXIT_FAILED, "option '--%s' needs a value",
-		    options[id].name);
-	apply_option(cf, (enum opt_id)id, w[1]);
-	return 2;
+	return take_value(cf, id, eq ? eq + 1 : NULL, w, left);
 }
 
 /* "-x", "-xVALUE", "-x VALUE", "-vx VALUE"; returns how many words it used. */
@@ -721,15 +728,7 @@ parse_short(struct config *cf, char **w, int left)
 			apply_option(cf, (enum opt_id)id, NULL);
 			continue;
 		}
-		if (p[1] != '\0') {
-			apply_option(cf, (enum opt_id)id, p + 1);
-			return 1;
-		}
-		if (left < 2)
-			die(EXIT_FAILED, "option '--%s' needs a value",
-			    options[id].name);
-		apply_option(cf, (enum opt_id)id, w[1]);
-		return 2;
+		return take_value(cf, id, p[1] != '\0' ? p + 1 : NULL, w, left);
 	}
 	return 1;
 }

@@ -63,10 +63,8 @@ lighttpd_handler_config() {
 		cgi.assign = ( ".cgi" => "$HANDLER_DIR/cgiguard" )
 		# recipe:end
 
-		# Test only: CGI stderr (cgiguard's refusals) into the error log, as Apache
-		# does (without it, lighttpd's own stderr gets it), an alias out of the
-		# root, and the control.
-		server.breakagelog = "$SITE/logs/error.log"
+		# Test only: an alias out of the root, and the control. (A CGI's stderr,
+		# cgiguard's refusals included, goes to lighttpd's own stderr: logs/start.log.)
 		alias.url = ( "/escape/" => "$SITE/outside/" )
 		\$HTTP["host"] == "direct.test" {
 		    cgi.assign = ( ".cgi" => "" )
