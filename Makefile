@@ -41,8 +41,9 @@ tests/cgiguard-policy: cgiguard.c
 
 static: cgiguard
 
+# musl-gcc's specs drop -static-pie (the result is dynamic): use the system cc.
 pie: cgiguard.c
-	$(CC) $(WARN) $(HARDEN) -DCGIGUARD_CONF='"$(CONF)"' $(CPPFLAGS) $(CFLAGS) $(PIE) $(LDFLAGS) -o cgiguard cgiguard.c
+	cc $(WARN) $(HARDEN) -DCGIGUARD_CONF='"$(CONF)"' $(CPPFLAGS) $(CFLAGS) $(PIE) $(LDFLAGS) -o cgiguard cgiguard.c
 
 # Sanitizers need the dynamic runtime; check-asan runs the core suite with them.
 cgiguard-asan: cgiguard.c

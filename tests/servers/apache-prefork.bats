@@ -28,11 +28,6 @@ setup() { server_test_setup; }
 		"silent-wrap with /wrap-bin/silent.cgi intact"
 }
 
-@test "apache-prefork: seed through Action + AddHandler stays intact" {
-	[[ ${CGIGUARD_TEST_HANDLER:-0} == 1 ]] || skip "handler mode needs a root in /etc/cgiguard.conf (later issue; CGIGUARD_TEST_HANDLER=1 runs it)"
-	test_seed "action with /act/seed.gcgi intact"
-}
-
 @test "apache-prefork: normal responses are byte-identical through #! and the wrapper" {
 	test_identical /cgi-bin/%s.sb.cgi
 	test_identical /wrap-bin/%s.cgi
@@ -40,4 +35,13 @@ setup() { server_test_setup; }
 
 @test "apache-prefork: a CGI that closes its output: response at once, work completes" {
 	test_closeout /cgi-bin/closeout.sb.cgi:with /wrap-bin/closeout.cgi:with /cgi-bin/closeout.cgi:without
+}
+
+@test "apache-prefork: an NPH script's response is byte-identical through #! and the wrapper" {
+	test_nph /cgi-bin/%s.sb.cgi
+	test_nph /wrap-bin/%s.cgi
+}
+
+@test "apache-prefork: a streaming CGI's lines arrive as written, with and without cgiguard" {
+	test_stream /cgi-bin/stream.cgi /cgi-bin/stream.sb.cgi /wrap-bin/stream.cgi
 }

@@ -20,6 +20,7 @@ PORT=80
 CGI_USER=cgiuser
 APACHE_MPM=prefork
 LIGHTTPD_STREAM=2
+HANDLER_DIR=/usr/local/lib/cgiguard
 
 # recipe NAME: the lines between "# recipe:NAME" and "# recipe:end" on stdin,
 # unindented, without the markers.
@@ -102,10 +103,27 @@ apache_config | recipe apache-wrapper | fence apache
 
 cat <<EOF
 
-### Action + AddHandler (handler mode: not implemented yet, refused for now)
+### Action + AddHandler: cgiguard runs every script beneath a root
+
+One admin config wraps every CGI; the scripts stay unchanged (their own \`#!\`
+lines run them). cgiguard takes its options only from \`/etc/cgiguard.conf\`,
+runs only when Apache's \`Action\` passed the request on (a request for
+\`/cgi-sys/cgiguard/...\` itself is refused), and only scripts that pass the
+target checks beneath the \`root\` the file names. The client's query words
+reach the script as its arguments, never cgiguard.
 
 EOF
-apache_config | recipe apache-action | fence apache
+apache_handler_config | recipe apache-action | fence apache
+
+cat <<EOF
+
+A refused request gets a fixed 500 page; Apache's error log has cgiguard's reason:
+
+\`\`\`
+[cgi:error] [pid 27475] [client 127.0.0.1:46640] AH01215: stderr from $HANDLER_DIR/cgiguard: cgiguard: direct request to the handler refused
+[cgi:error] [pid 27476] [client 127.0.0.1:46652] AH01215: stderr from $HANDLER_DIR/cgiguard: cgiguard: $SITE/htdocs/bad/ww.cgi: writable by group or others
+\`\`\`
+EOF
 
 cat <<EOF
 
@@ -136,10 +154,22 @@ cat <<EOF
 ### cgi.assign: cgiguard runs every script, the scripts stay unchanged
 
 lighttpd runs \`cgiguard /absolute/path/to/script.cgi\`; the script keeps its own
-\`#!\` line. Options come from cgiguard's defaults (a config file is planned).
+\`#!\` line. Options come from \`/etc/cgiguard.conf\`, else cgiguard's defaults.
 
 EOF
 lighttpd_config | recipe lighttpd-assign | fence lighttpd
+
+cat <<EOF
+
+### cgi.assign under the policy file: every script beneath a root
+
+With a \`root\` in \`/etc/cgiguard.conf\`, cgiguard takes its options from the
+file and runs only scripts that pass the target checks beneath that root;
+lighttpd writes a refusal's reason (\`cgiguard: PATH: REASON\`) to its own
+stderr.
+
+EOF
+lighttpd_handler_config | recipe lighttpd-handler | fence lighttpd
 
 cat <<EOF
 

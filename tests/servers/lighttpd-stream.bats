@@ -9,7 +9,7 @@ load scenarios
 load lighttpd
 
 setup_file() {
-	export SERVER_NAME=lighttpd-stream LIGHTTPD_STREAM=2
+	export SERVER_NAME=lighttpd-stream LIGHTTPD_STREAM=2 LIGHTTPD_READ_TIMEOUT=2
 	server_setup_file lighttpd_start lighttpd
 }
 teardown_file() { server_teardown_file lighttpd_stop; }
@@ -29,4 +29,15 @@ setup() { server_test_setup; }
 
 @test "lighttpd-stream: a CGI that closes its output: response at once, work completes" {
 	test_closeout /cgi-bin/closeout.sb.cgi:with /guard-bin/closeout.cgi:with /cgi-bin/closeout.cgi:without
+}
+
+@test "lighttpd-stream: a streaming CGI's lines arrive as written, with and without cgiguard" {
+	test_stream /cgi-bin/stream.cgi /cgi-bin/stream.sb.cgi /guard-bin/stream.cgi
+}
+
+@test "lighttpd-stream: silent seed under cgi.limits read-timeout 2: TERM at 2 s, never KILL; intact with and without cgiguard" {
+	test_seed \
+		"silent without /cgi-bin/silent.cgi intact" \
+		"silent-sb with /cgi-bin/silent.sb.cgi intact" \
+		"silent-assign with /guard-bin/silent.cgi intact"
 }

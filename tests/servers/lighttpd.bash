@@ -11,6 +11,9 @@
 LIGHTTPD_BIN=/usr/sbin/lighttpd
 
 lighttpd_config() {
+	local limits=
+	# LIGHTTPD_READ_TIMEOUT=N, for the silent seed: lighttpd gives up on a CGI silent for N s.
+	[[ -z ${LIGHTTPD_READ_TIMEOUT:-} ]] || limits=$'\n'"cgi.limits = ( \"read-timeout\" => $LIGHTTPD_READ_TIMEOUT )"
 	cat <<-EOF
 		# Private test config: lighttpd on 127.0.0.1 (tests/servers/lighttpd.bash)
 		server.document-root = "$SITE/htdocs"
@@ -20,7 +23,7 @@ lighttpd_config() {
 		server.username = "$CGI_USER"
 		server.groupname = "$CGI_USER"
 		server.modules = ( "mod_alias", "mod_cgi" )
-		server.stream-response-body = $LIGHTTPD_STREAM
+		server.stream-response-body = $LIGHTTPD_STREAM$limits
 
 		# recipe:lighttpd-cgi-bin
 		# CGIs as usual; a script opts in with its #! line:

@@ -250,3 +250,52 @@ no_cgiguard_errors() {
 	new=$(tail -n +"$((ERRLOG_LINES + 1))" "$SITE/logs/error.log" | grep -E 'cgiguard(\[[0-9]+\])?:') || true
 	[[ -z $new ]] || fail "cgiguard in the server's error log:" "$new"
 }
+
+# --- streaming ---------------------------------------------------------------------
+
+# stream_trial PATH: fetch the streaming CGI; print, per line, "WRITTEN_MS ARRIVED_MS".
+stream_trial() {
+	curl -sS -N --max-time 20 "$BASE$1" | while IFS=' ' read -r _ n written; do
+		echo "$written $(now_ms)"
+	done
+}
+
+# test_stream PATH...: through each PATH (all at once) the 6 lines arrive as
+# written: each within 300 ms of its writing, the first and last >= 1.5 s apart.
+test_stream() {
+	local path n=0 failed=0 f lag first last
+	for path in "$@"; do
+		stream_trial "$path" >"$SITE/state/stream-$n" &
+		n=$((n + 1))
+	done
+	wait
+	n=0
+	for path in "$@"; do
+		f=$SITE/state/stream-$n
+		n=$((n + 1))
+		(($(wc -l <"$f") == 6)) || { echo "$path: $(wc -l <"$f") lines of 6" >&2; failed=1; continue; }
+		lag=$(awk '{l = $2 - $1; if (l > m) m = l} END {print m}' "$f")
+		first=$(awk 'NR == 1 {print $2}' "$f") last=$(awk 'END {print $2}' "$f")
+		echo "# $SERVER_NAME stream $path: worst lag ${lag} ms, first to last line $((last - first)) ms" >&3
+		((lag <= 300)) || { echo "$path: a line arrived $lag ms after it was written" >&2; failed=1; }
+		((last - first >= 1500)) || { echo "$path: the lines arrived together ($((last - first)) ms)" >&2; failed=1; }
+	done
+	((failed == 0)) || fail "streaming failed"
+	assert_clean
+	no_cgiguard_errors
+}
+
+# test_nph GUARDED: the NPH script's response through GUARDED (a printf pattern,
+# e.g. /cgi-bin/%s.sb.cgi) is byte-identical to the plain one's, raw.
+test_nph() {
+	local p=/cgi-bin/nph-hello.cgi g fa fb
+	need_cgiguard
+	g=$(printf "$1" nph-hello)
+	fa=$SITE/state/nph-a fb=$SITE/state/nph-b
+	curl -sS -i --raw --max-time 20 "$BASE$p?x+y" >"$fa"
+	curl -sS -i --raw --max-time 20 "$BASE$g?x+y" >"$fb"
+	head -n 1 "$fa" | grep -q '^HTTP/1\.[01] 203 ' || fail "not run as NPH: $(head -n 3 "$fa")"
+	cmp "$fa" "$fb" || fail "NPH responses differ: $p vs $g" "$(diff <(od -c "$fa" | head -20) <(od -c "$fb" | head -20))"
+	assert_clean
+	no_cgiguard_errors
+}
