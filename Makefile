@@ -7,6 +7,7 @@ DESTDIR	?=
 CONF	?= /etc/cgiguard.conf
 # The policy tests' own build reads its policy from here.
 TESTCONF = /run/cgiguard-test/cgiguard.conf
+export CGIGUARD_TESTCONF = $(TESTCONF)
 
 # A static binary by default: musl-gcc when installed, else the system compiler.
 ifeq ($(origin CC),default)

@@ -1,13 +1,13 @@
 #!/usr/bin/env bats
 # Shared hosting: the admin's policy file, Apache Action handler mode, target checks beneath
 # a root, and the environment the CGI gets. These run the policy build of cgiguard, which
-# reads its policy from /run/cgiguard-test/cgiguard.conf (a root-owned directory).
+# reads its policy from $CGIGUARD_TESTCONF (make's TESTCONF, in a root-owned directory).
 
 load helpers
 
 POLICY_BIN=${CGIGUARD_POLICY:-$BATS_TEST_DIRNAME/cgiguard-policy}
-CONFDIR=/run/cgiguard-test
-CONF=$CONFDIR/cgiguard.conf
+CONF=${CGIGUARD_TESTCONF:-/run/cgiguard-test/cgiguard.conf}
+CONFDIR=${CONF%/*}
 ROOT=$CONFDIR/www
 
 setup() {
