@@ -336,7 +336,7 @@ server_teardown_file() {
 # files one after another; tests/policy.bats uses the same directory).
 
 POLICY_BIN=${CGIGUARD_POLICY:-$REPO/tests/cgiguard-policy}
-POLICY_DIR=/run/cgiguard-test
+POLICY_DIR=$(dirname "${CGIGUARD_TESTCONF:-/run/cgiguard-test/cgiguard.conf}")
 POLICY_CONF=$POLICY_DIR/cgiguard.conf
 
 # need_policy_bin: for setup_file, after need_server: skip (through SERVER_SKIP) without the build.
