@@ -16,14 +16,24 @@ teardown() {
 	common_teardown
 }
 
-# mask SIG...: the /proc/PID/status hex mask with these signals set.
+# mask SIG...: the /proc/PID/status hex mask with these signals set. A SigIgn line also
+# carries signals 32 and 33 as this shell got them: glibc reserves them, so the perl spawn
+# fixture cannot reset them, and every program it starts inherits them as they are.
 function mask() {
-	local m=0 s n
+	local m=0 s n reserved
+	reserved=$(awk '/^SigIgn:/ { print $2 }' /proc/$$/status)
 	for s in "$@"; do
 		n=$(kill -l "$s")
 		m=$((m | (1 << (n - 1))))
 	done
 	printf '%016x' "$m"
+	RESERVED_IGN=$(printf '%016x' $((m | (0x$reserved & 0x180000000))))
+}
+
+# ign SIG...: the SigIgn line a spawned program shows when the spawn ignores SIG...
+function ign() {
+	mask "$@" >/dev/null
+	echo "SigIgn:	$RESERVED_IGN"
 }
 
 # report IGNORED BLOCKED [cgiguard]: SigBlk, SigIgn and fds of a program started by a parent
@@ -50,21 +60,21 @@ $GUARDED"
 @test "as under Apache prefork (INT, PIPE, XFSZ ignored; USR2, WINCH blocked): the CGI sees exactly that" {
 	compare INT,PIPE,XFSZ USR2,WINCH
 	# The parent really set up what we compare against.
-	grep -qx "SigIgn:	$(mask INT PIPE XFSZ)" <<<"$DIRECT" || fail "direct: $DIRECT"
+	grep -qx "$(ign INT PIPE XFSZ)" <<<"$DIRECT" || fail "direct: $DIRECT"
 	grep -qx "SigBlk:	$(mask USR2 WINCH)" <<<"$DIRECT" || fail "direct: $DIRECT"
-	grep -qx "SigIgn:	$(mask INT PIPE XFSZ)" <<<"$GUARDED"
+	grep -qx "$(ign INT PIPE XFSZ)" <<<"$GUARDED"
 	grep -qx "SigBlk:	$(mask USR2 WINCH)" <<<"$GUARDED"
 }
 
 @test "nothing ignored, nothing blocked: the CGI sees nothing ignored, nothing blocked" {
 	compare "" ""
-	grep -qx "SigIgn:	$(mask)" <<<"$GUARDED" || fail "through cgiguard: $GUARDED"
+	grep -qx "$(ign)" <<<"$GUARDED" || fail "through cgiguard: $GUARDED"
 	grep -qx "SigBlk:	$(mask)" <<<"$GUARDED" || fail "through cgiguard: $GUARDED"
 }
 
 @test "TERM, HUP and CHLD ignored, TERM and USR1 blocked: passed on as they are" {
 	compare TERM,HUP,CHLD TERM,USR1,ALRM
-	grep -qx "SigIgn:	$(mask TERM HUP CHLD)" <<<"$GUARDED" || fail "through cgiguard: $GUARDED"
+	grep -qx "$(ign TERM HUP CHLD)" <<<"$GUARDED" || fail "through cgiguard: $GUARDED"
 	grep -qx "SigBlk:	$(mask TERM USR1 ALRM)" <<<"$GUARDED" || fail "through cgiguard: $GUARDED"
 }
 
