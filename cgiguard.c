@@ -1912,30 +1912,6 @@ struct tree {
 	size_t		 n, cap;
 };
 
-/* Adds a descendant and stops it at once, so it cannot fork any more. */
-static void
-tree_add(struct tree *t, pid_t pid)
-{
-	struct proc *grown;
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->p[i].pid == pid)
-			return;
-	if (t->n == t->cap) {
-		grown = realloc(t->p, (t->cap ? t->cap * 2 : 64) * sizeof(*t->p));
-		if (grown == NULL)
-			return;
-		t->p = grown;
-		t->cap = t->cap ? t->cap * 2 : 64;
-	}
-	t->p[t->n].pid = pid;
-	if (read_stat(pid, &t->p[t->n].ppid, &t->p[t->n].start) < 0)
-		return;
-	(void)signal_exact(&t->p[t->n], SIGSTOP);
-	t->n++;
-}
-
 static int
 in_tree(const struct tree *t, pid_t pid)
 {
@@ -1945,6 +1921,28 @@ in_tree(const struct tree *t, pid_t pid)
 		if (t->p[i].pid == pid)
 			return 1;
 	return 0;
+}
+
+/* Adds a descendant and stops it at once, so it cannot fork any more. */
+static void
+tree_add(struct tree *t, pid_t pid)
+{
+	size_t cap = t->cap ? t->cap * 2 : 64;
+	struct proc *grown;
+
+	if (in_tree(t, pid))
+		return;
+	if (t->n == t->cap) {
+		if ((grown = realloc(t->p, cap * sizeof(*t->p))) == NULL)
+			return;
+		t->p = grown;
+		t->cap = cap;
+	}
+	t->p[t->n].pid = pid;
+	if (read_stat(pid, &t->p[t->n].ppid, &t->p[t->n].start) < 0)
+		return;
+	(void)signal_exact(&t->p[t->n], SIGSTOP);
+	t->n++;
 }
 
 /* The children of every thread of pid, as the kernel lists them. */

@@ -10,12 +10,9 @@
 
 LIGHTTPD_BIN=/usr/sbin/lighttpd
 
-lighttpd_config() {
-	local limits=
-	# LIGHTTPD_READ_TIMEOUT=N, for the silent seed: lighttpd gives up on a CGI silent for N s.
-	[[ -z ${LIGHTTPD_READ_TIMEOUT:-} ]] || limits=$'\n'"cgi.limits = ( \"read-timeout\" => $LIGHTTPD_READ_TIMEOUT )"
+# lighttpd_server: what every test config starts with: the site, 127.0.0.1, the CGI user.
+lighttpd_server() {
 	cat <<-EOF
-		# Private test config: lighttpd on 127.0.0.1 (tests/servers/lighttpd.bash)
 		server.document-root = "$SITE/htdocs"
 		server.bind = "127.0.0.1"
 		server.port = $PORT
@@ -23,6 +20,16 @@ lighttpd_config() {
 		server.username = "$CGI_USER"
 		server.groupname = "$CGI_USER"
 		server.modules = ( "mod_alias", "mod_cgi" )
+	EOF
+}
+
+lighttpd_config() {
+	local limits=
+	# LIGHTTPD_READ_TIMEOUT=N, for the silent seed: lighttpd gives up on a CGI silent for N s.
+	[[ -z ${LIGHTTPD_READ_TIMEOUT:-} ]] || limits=$'\n'"cgi.limits = ( \"read-timeout\" => $LIGHTTPD_READ_TIMEOUT )"
+	cat <<-EOF
+		# Private test config: lighttpd on 127.0.0.1 (tests/servers/lighttpd.bash)
+		$(lighttpd_server)
 		server.stream-response-body = $LIGHTTPD_STREAM$limits
 
 		# recipe:lighttpd-cgi-bin
@@ -50,13 +57,7 @@ lighttpd_config() {
 lighttpd_handler_config() {
 	cat <<-EOF
 		# Private test config: lighttpd on 127.0.0.1, cgiguard as the handler (tests/servers/lighttpd.bash)
-		server.document-root = "$SITE/htdocs"
-		server.bind = "127.0.0.1"
-		server.port = $PORT
-		server.errorlog = "$SITE/logs/error.log"
-		server.username = "$CGI_USER"
-		server.groupname = "$CGI_USER"
-		server.modules = ( "mod_alias", "mod_cgi" )
+		$(lighttpd_server)
 		server.stream-response-body = $LIGHTTPD_STREAM
 
 		# recipe:lighttpd-handler
