@@ -24,6 +24,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -38,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,19 +148,29 @@ struct request {
 	pid_t		 front;
 };
 
+/* One of the CGI's outputs on its way to the server's descriptor. */
+struct stream {
+	int		 from;		/* our pipe from the CGI; -1 at EOF */
+	int		 to;		/* the server's: 1 or 2 */
+	int		 sink;		/* enum sink of to */
+	char		*buf;
+	size_t		 size;
+	size_t		 off, len;	/* read from the CGI, not yet written */
+	int		 full;		/* the server's side is full */
+};
+
 struct keeper {
 	struct request	*rq;
 	pid_t		 cgi;
 	int		 cgi_status;	/* wait status, -1 while running */
 	int		 children;	/* keeper still has children */
 	int		 sig;		/* self-pipe read end */
-	int		 out, err;	/* -1 at EOF */
+	struct stream	 out, err;
 	int		 ctl, status;	/* -1 once the front is gone */
 	int		 front_zombie;
 	int		 released;	/* server's fds 1 and 2 let go */
 	int		 splice_ok;
 	size_t		 chunk;		/* bytes per splice */
-	int		 waiting_out;	/* the server's pipe is full */
 	int		 abandoned;
 	const char	*abandon_reason;
 	int		 responded;	/* the front needs no status any more */
@@ -171,14 +181,11 @@ struct keeper {
 	long long	 broken_at;	/* the server's pipe broke; abandon then */
 	char		 errline[1024];
 	size_t		 errlen;
-	int		 errlines;
+	unsigned long	 errlines;	/* stderr lines seen after abandonment */
 };
 
 static char die_context[PATH_MAX + 32];	/* "FILE:LINE: " while parsing it */
 static int sig_wfd = -1;
-static int log_fd = -1;		/* -1: syslog */
-static int log_is_stderr;
-static int log_file;
 static struct request *the_request;
 
 #define NORETURN __attribute__((noreturn))	/* gcc, clang */
@@ -188,6 +195,7 @@ static void	 usage(void) NORETURN;
 struct keeper;
 static void	 log_finished(struct keeper *);
 static void	 die(int, const char *, ...) NORETURN;
+static void	 die_errno(int, const char *) NORETURN;
 static void	 usage_error(const char *, const char *) NORETURN;
 static void	 refuse_shebang(const char *, const char *) NORETURN;
 static void	 refuse_character(const char *, const char *) NORETURN;
@@ -339,6 +347,7 @@ line_start(struct line *l, const char *event)
 	line_put(l, event, strlen(event));
 }
 
+/* Our own pipes only: the front and keeper never let them fill. */
 static int
 write_all(int fd, const char *buf, size_t len)
 {
@@ -348,18 +357,127 @@ write_all(int fd, const char *buf, size_t len)
 		n = write(fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { fd, POLLOUT, 0 };
-
-			(void)poll(&p, 1, 1000);
-			continue;
-		}
 		if (n <= 0)
 			return -1;
 		buf += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * The server's descriptors and the log must never block the keeper, yet
+ * O_NONBLOCK is not ours to set: the open file description is the server's,
+ * and under mod_cgid it is also the CGI's stdin.  A socket takes
+ * MSG_DONTWAIT.  A pipe that polls writable has a free buffer, and a write of
+ * at most PIPE_BUF bytes then fits at once.  A file does not wait for a
+ * reader.
+ */
+enum sink { SINK_FILE, SINK_PIPE, SINK_SOCKET };
+
+static enum sink
+sink_of(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return SINK_FILE;
+	if (S_ISSOCK(st.st_mode))
+		return SINK_SOCKET;
+	return S_ISFIFO(st.st_mode) ? SINK_PIPE : SINK_FILE;
+}
+
+/* Writes what fits now: bytes written, or -1 (EAGAIN when nothing fits). */
+static ssize_t
+write_now(int fd, enum sink kind, const char *buf, size_t len)
+{
+	struct pollfd p = { fd, POLLOUT, 0 };
+	ssize_t n;
+
+	if (kind == SINK_SOCKET) {
+		do
+			n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n >= 0 || errno != ENOTSOCK)
+			return n;
+	}
+	if (kind == SINK_PIPE) {
+		if (poll(&p, 1, 0) == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (len > PIPE_BUF)
+			len = PIPE_BUF;
+	}
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* All of buf if it fits now; 0 if it did, -1 if any was dropped. */
+static int
+write_or_drop(int fd, enum sink kind, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write_now(fd, kind, buf, len)) <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Where records go.  syslog(3) is a blocking send on a full /dev/log, so we
+ * speak the protocol ourselves on a non-blocking socket; a record that does
+ * not fit is dropped and counted, and the next one says how many were.
+ */
+enum log_target { LOG_SYSLOG, LOG_STDERR, LOG_FILE };
+
+static enum log_target log_to = LOG_SYSLOG;
+static int log_fd = -1;		/* the file, stderr, or the /dev/log socket */
+static enum sink log_sink = SINK_SOCKET;
+static unsigned long log_dropped;
+
+static int
+syslog_connect(void)
+{
+	struct sockaddr_un sa;
+
+	if (log_fd >= 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, "/dev/log", sizeof("/dev/log"));
+	log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (log_fd < 0)
+		return -1;
+	if (connect(log_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return 0;
+	close(log_fd);
+	log_fd = -1;
+	return -1;
+}
+
+static int
+syslog_send(const char *rec, size_t len)
+{
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (syslog_connect() < 0)
+			return -1;
+		if (write_now(log_fd, SINK_SOCKET, rec, len) == (ssize_t)len)
+			return 0;
+		if (errno == EAGAIN || errno == ENOBUFS)
+			return -1;
+		close(log_fd);	/* the daemon restarted: connect again */
+		log_fd = -1;
+	}
+	return -1;
 }
 
 static void
@@ -370,53 +488,79 @@ log_line(struct line *l)
 	time_t t;
 	int n;
 
-	if (log_fd < 0) {
-		syslog(LOG_NOTICE, "%s", l->buf);
-		return;
-	}
-	if (log_file) {
+	if (log_dropped > 0)
+		line_addf(l, "dropped", "%lu", log_dropped);
+	if (log_to == LOG_FILE) {
 		t = time(NULL);
 		if (gmtime_r(&t, &tm) != NULL)
 			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ",
 			    &tm);
 	}
-	n = snprintf(out, sizeof(out), "%scgiguard[%ld]: %s\n", stamp,
-	    (long)getpid(), l->buf);
+	n = snprintf(out, sizeof(out), "%s%scgiguard[%ld]: %s\n",
+	    log_to == LOG_SYSLOG ? "<29>" : "", stamp, (long)getpid(), l->buf);
+	if (n <= 0)
+		return;
+	if ((size_t)n >= sizeof(out))
+		n = (int)sizeof(out) - 1;
+	if ((log_to == LOG_SYSLOG ? syslog_send(out, (size_t)n - 1) :
+	    write_or_drop(log_fd, log_sink, out, (size_t)n)) < 0)
+		log_dropped++;
+	else
+		log_dropped = 0;
+}
+
+/* "cgiguard: MSG" on stderr, the server's error log; never blocks. */
+static void
+say(const char *msg)
+{
+	char out[PATH_MAX + 600];
+	int n = snprintf(out, sizeof(out), "cgiguard: %s\n", msg);
+
 	if (n > 0)
-		(void)write_all(log_fd, out, (size_t)n < sizeof(out) ?
-		    (size_t)n : sizeof(out) - 1);
+		(void)write_or_drop(STDERR_FILENO, sink_of(STDERR_FILENO), out,
+		    (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
 }
 
 static void
+log_to_stderr(void)
+{
+	log_to = LOG_STDERR;
+	log_fd = STDERR_FILENO;
+	log_sink = sink_of(STDERR_FILENO);
+}
+
+/* A log that cannot be opened must not take the site down: use stderr. */
+static void
 log_open(const char *target)
 {
-	if (target == NULL || strcmp(target, "syslog") == 0) {
-		openlog("cgiguard", LOG_PID, LOG_DAEMON);
-		log_fd = -1;
-	} else if (strcmp(target, "stderr") == 0) {
-		log_fd = STDERR_FILENO;
-		log_is_stderr = 1;
-	} else {
-		if (target[0] != '/')
-			die(EXIT_FAILED, "--log: '%s' is not an absolute path",
-			    target);
-		log_fd = open(target, O_WRONLY | O_APPEND | O_CREAT |
-		    O_CLOEXEC | O_NOCTTY, 0640);
-		if (log_fd < 0)
-			die(EXIT_FAILED, "--log: %s: %s", target,
-			    strerror(errno));
-		log_file = 1;
+	char msg[PATH_MAX + 128];
+
+	if (target == NULL || strcmp(target, "syslog") == 0)
+		return;
+	if (strcmp(target, "stderr") == 0) {
+		log_to_stderr();
+		return;
 	}
+	log_fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY | O_NONBLOCK, 0640);
+	if (log_fd >= 0) {
+		log_to = LOG_FILE;
+		log_sink = sink_of(log_fd);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "--log: %s: %s; logging to stderr", target,
+	    strerror(errno));
+	log_to_stderr();
+	say(msg);
 }
 
 /* The server's stderr goes with the request; later records go to syslog. */
 static void
 log_detach_stderr(void)
 {
-	if (log_is_stderr) {
-		log_is_stderr = 0;
+	if (log_to == LOG_STDERR) {
+		log_to = LOG_SYSLOG;
 		log_fd = -1;
-		openlog("cgiguard", LOG_PID, LOG_DAEMON);
 	}
 }
 
@@ -439,26 +583,44 @@ static const char fixed_500[] =
     "Content-Type: text/plain\r\n\r\n"
     "The server could not run this script.\n";
 
-/* One line on stderr and in the log; a fixed 500 page for a CGI client. */
+/*
+ * Every failure before the CGI runs ends here, in the front or the keeper:
+ * one line on stderr (the server's error log), a record in the log, and in
+ * CGI context a fixed 500 page instead of a half-started response.
+ */
+static void
+fail_request(int status, const char *msg)
+{
+	char line[sizeof(die_context) + 512];
+
+	snprintf(line, sizeof(line), "%s%s", die_context, msg);
+	if (log_to != LOG_STDERR)
+		say(line);
+	log_simple(status == EXIT_CANNOT ? "refused" : "failed", "reason",
+	    line);
+	if (the_request != NULL && the_request->cgi_context)
+		(void)write_or_drop(STDOUT_FILENO, sink_of(STDOUT_FILENO),
+		    fixed_500, sizeof(fixed_500) - 1);
+}
+
 static void
 die(int status, const char *fmt, ...)
 {
-	char msg[512], out[PATH_MAX + 600];
+	char msg[512];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	n = snprintf(out, sizeof(out), "cgiguard: %s%s\n", die_context, msg);
-	if (log_fd != STDERR_FILENO)
-		(void)write_all(STDERR_FILENO, out, n > 0 ? (size_t)n : 0);
-	log_simple(status == EXIT_CANNOT ? "refused" : "failed", "reason",
-	    msg);
-	if (the_request != NULL && the_request->cgi_context)
-		(void)write_all(STDOUT_FILENO, fixed_500,
-		    sizeof(fixed_500) - 1);
+	fail_request(status, msg);
 	leave(status);
+}
+
+/* "WHAT: strerror(errno)", the shape of most failures. */
+static void
+die_errno(int status, const char *what)
+{
+	die(status, "%s: %s", what, strerror(errno));
 }
 
 static void
@@ -617,7 +779,13 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 	case O_GRACE:	cf->grace_ms = parse_duration(opt, v); break;
 	case O_TIMEOUT:	cf->timeout_ms = parse_duration(opt, v); break;
 	case O_SIGNAL:	cf->stop_signal = parse_signal(opt, v); break;
-	case O_LOG:	cf->log = v; break;
+	case O_LOG:
+		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0 &&
+		    v[0] != '/')
+			die(EXIT_FAILED, "%s: '%s' is not an absolute path",
+			    opt, v);
+		cf->log = v;
+		break;
 	case O_VERBOSE:	cf->verbose = 1; break;
 	case O_CPU:
 		set_limit(cf, L_CPU, (rlim_t)parse_number(opt, v, 1, 1L << 30));
@@ -839,12 +1007,12 @@ read_first_line(const char *script, char *buf, size_t size)
 	int fd;
 
 	if ((fd = open(script, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		die(EXIT_CANNOT, "%s: %s", script, strerror(errno));
+		die_errno(EXIT_CANNOT, script);
 	while (len < size && (n = read(fd, buf + len, size - len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			die(EXIT_CANNOT, "%s: %s", script, strerror(errno));
+			die_errno(EXIT_CANNOT, script);
 		len += (size_t)n;
 	}
 	close(fd);
@@ -992,16 +1160,33 @@ parse_yes_no(const char *name, const char *v)
 	return 0;
 }
 
+/* "/srv//www/" is "/srv/www"; "/" stays "/": roots compare as prefixes. */
+static char *
+normalise_dir(char *dir)
+{
+	char *from, *to;
+
+	for (from = to = dir; *from != '\0'; from++)
+		if (*from != '/' || to == dir || to[-1] != '/')
+			*to++ = *from;
+	if (to > dir + 1 && to[-1] == '/')
+		to--;
+	*to = '\0';
+	return dir;
+}
+
 static void
-policy_setting(const char *name, const char *value)
+policy_setting(const char *name, char *value)
 {
 	int id = find_long(name, strlen(name));
 
 	if (strcmp(name, "root") == 0) {
-		if (value[0] != '/' || policy.nroots == MAX_ROOTS)
-			die(EXIT_FAILED, "root: '%s' is not an absolute path "
-			    "(at most %d roots)", value, MAX_ROOTS);
-		policy.root[policy.nroots++] = value;
+		if (value[0] != '/')
+			die(EXIT_FAILED, "root: '%s' is not an absolute path",
+			    value);
+		if (policy.nroots == MAX_ROOTS)
+			die(EXIT_FAILED, "root: more than %d roots", MAX_ROOTS);
+		policy.root[policy.nroots++] = normalise_dir(value);
 	} else if (strcmp(name, "allow-root") == 0)
 		policy.allow_root = parse_yes_no(name, value);
 	else if (strcmp(name, "refuse-own-files") == 0)
@@ -1063,7 +1248,7 @@ read_policy_text(int fd, char *text, size_t size)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			die(EXIT_FAILED, "%s: %s", CGIGUARD_CONF, strerror(errno));
+			die_errno(EXIT_FAILED, CGIGUARD_CONF);
 		len += (size_t)n;
 		if (len == size - 1)
 			die(EXIT_FAILED, "%s: larger than %zu bytes", CGIGUARD_CONF,
@@ -1110,14 +1295,15 @@ static void
 read_policy(void)
 {
 	static char text[65536];
+	struct stat st;
 	int fd;
 
 	reset_policy();
-	fd = open(CGIGUARD_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT)
+	if (lstat(CGIGUARD_CONF, &st) < 0 && errno == ENOENT)
 		return;
+	fd = open(CGIGUARD_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0)
-		die(EXIT_FAILED, "%s: %s", CGIGUARD_CONF, strerror(errno));
+		die_errno(EXIT_FAILED, CGIGUARD_CONF);
 	check_policy_owner(fd);
 	(void)read_policy_text(fd, text, sizeof(text));
 	close(fd);
@@ -1131,6 +1317,15 @@ cap_limit(struct config *cf, const struct config *cap, int i)
 	if (cap->limit_set[i] && (!cf->limit_set[i] ||
 	    cf->limit[i] > cap->limit[i]))
 		set_limit(cf, (enum limit)i, cap->limit[i]);
+}
+
+static mode_t
+current_umask(void)
+{
+	mode_t m = umask(077);
+
+	umask(m);
+	return m;
 }
 
 /* What a #! line or wrapper asks can only be tightened by the policy. */
@@ -1151,7 +1346,8 @@ apply_caps(struct config *cf, const struct config *cap)
 		cf->nice_set = 1;
 	}
 	if (cap->umask_set) {
-		cf->umask = (cf->umask_set ? cf->umask : 0) | cap->umask;
+		cf->umask = (cf->umask_set ? cf->umask : current_umask()) |
+		    cap->umask;
 		cf->umask_set = 1;
 	}
 	if (cap->log != NULL)
@@ -1227,19 +1423,21 @@ open_dir_beneath(int rootfd, char *rel)
 	return walk_nofollow(rootfd, rel);
 }
 
+/* The root path lies beneath; sets *skip to the bytes before its "/rel". */
 static const char *
-root_of(const char *path)
+root_of(const char *path, size_t *skip)
 {
 	size_t len;
 	int i;
 
 	for (i = 0; i < policy.nroots; i++) {
-		len = strlen(policy.root[i]);
-		while (len > 1 && policy.root[i][len - 1] == '/')
-			len--;
+		len = strcmp(policy.root[i], "/") == 0 ? 0 :
+		    strlen(policy.root[i]);
 		if (strncmp(path, policy.root[i], len) == 0 &&
-		    (path[len] == '/' || len == 1))
+		    path[len] == '/') {
+			*skip = len;
 			return policy.root[i];
+		}
 	}
 	return NULL;
 }
@@ -1268,18 +1466,19 @@ static void
 check_target(struct request *rq, const char *path)
 {
 	char rel[PATH_MAX], *base;
-	const char *root = path[0] == '/' ? root_of(path) : NULL;
+	size_t skip = 0;
+	const char *root = path[0] == '/' ? root_of(path, &skip) : NULL;
 	struct stat st, dir;
 	int rootfd, dirfd, fd;
 
 	if (root == NULL)
 		die(EXIT_CANNOT, "%s: not beneath a root named in %s", path,
 		    CGIGUARD_CONF);
-	snprintf(rel, sizeof(rel), "%s", path + strlen(root));
+	snprintf(rel, sizeof(rel), "%s", path + skip);
 	base = strrchr(rel, '/');
 	*base++ = '\0';
 	if ((rootfd = open(root, O_LOOKUP | O_DIRECTORY | O_CLOEXEC)) < 0)
-		die(EXIT_CANNOT, "%s: %s", root, strerror(errno));
+		die_errno(EXIT_CANNOT, root);
 	dirfd = open_dir_beneath(rootfd, rel[0] == '/' ? rel + 1 : rel);
 	fd = dirfd < 0 ? -1 : openat(dirfd, base, O_LOOKUP | O_NOFOLLOW |
 	    O_CLOEXEC | O_NOCTTY);
@@ -1288,7 +1487,7 @@ check_target(struct request *rq, const char *path)
 		    errno == EXDEV || errno == ELOOP ? "leaves its root or "
 		    "passes a symlink" : strerror(errno));
 	if (fstat(fd, &st) < 0 || fstat(dirfd, &dir) < 0)
-		die(EXIT_CANNOT, "%s: %s", path, strerror(errno));
+		die_errno(EXIT_CANNOT, path);
 	check_target_modes(path, &st, &dir);
 	rq->target = path;
 	rq->target_dev = st.st_dev;
@@ -1333,7 +1532,7 @@ static void
 set_env(const char *name, const char *value)
 {
 	if ((value ? setenv(name, value, 1) : unsetenv(name)) != 0)
-		die(EXIT_FAILED, "setenv: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "setenv");
 }
 
 /* The CGI sees what it would see if the server had run it directly. */
@@ -1388,7 +1587,7 @@ enter_script_dir(const struct request *rq)
 		return;
 	slash[slash == dir] = '\0';
 	if (chdir(dir) < 0)
-		die(EXIT_CANNOT, "%s: %s", dir, strerror(errno));
+		die_errno(EXIT_CANNOT, dir);
 }
 
 /* ---- invocation ---------------------------------------------------------- */
@@ -1503,8 +1702,9 @@ resolve_program(struct request *rq)
 		end = strchr(p, ':');
 		if (end == NULL)
 			end = p + strlen(p);
-		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - p),
-		    end == p ? "." : p, rq->path) < (int)sizeof(buf)) {
+		/* An empty element is the CGI's directory: no place to look. */
+		if (end > p && snprintf(buf, sizeof(buf), "%.*s/%s",
+		    (int)(end - p), p, rq->path) < (int)sizeof(buf)) {
 			if ((e = check_runnable(buf)) == 0) {
 				rq->path = buf;
 				return;
@@ -1572,7 +1772,7 @@ scrub_environment(int clean)
 	}
 	*to = NULL;
 	if (clean && putenv(safe_path) != 0)
-		die(EXIT_FAILED, "putenv: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "putenv");
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -1609,7 +1809,7 @@ catch_signal(int sig, void (*handler)(int), struct sigaction *old)
 	sa.sa_flags = SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	if (sigaction(sig, &sa, old) < 0)
-		die(EXIT_FAILED, "sigaction: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "sigaction");
 }
 
 /* Save what the server gave, block our signals, install the front's handlers. */
@@ -1623,14 +1823,14 @@ take_signals(struct request *rq)
 
 	handled_set(&set);
 	if (sigprocmask(SIG_BLOCK, &set, &ss->mask) < 0)
-		die(EXIT_FAILED, "sigprocmask: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "sigprocmask");
 	for (i = 0; i < NHANDLED; i++) {
 		if (handled_signals[i] == SIGPIPE)
 			catch_signal(SIGPIPE, SIG_IGN, &ss->act[i]);
 		else if (handled_signals[i] != SIGCHLD)
 			catch_signal(handled_signals[i], on_signal, &ss->act[i]);
 		else if (sigaction(SIGCHLD, NULL, &ss->act[i]) < 0)
-			die(EXIT_FAILED, "sigaction: %s", strerror(errno));
+			die_errno(EXIT_FAILED, "sigaction");
 	}
 	for (i = 0; i < 3; i++)
 		if (getitimer(i, &ss->timer[i]) == 0 &&
@@ -1658,7 +1858,7 @@ static void
 make_pipe(int p[2])
 {
 	if (pipe2(p, O_CLOEXEC) < 0)
-		die(EXIT_FAILED, "pipe: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "pipe");
 }
 
 static void
@@ -1910,6 +2110,7 @@ signal_exact(const struct proc *p, int sig)
 struct tree {
 	struct proc	*p;
 	size_t		 n, cap;
+	pid_t		 self;		/* the keeper: the tree's root */
 };
 
 static int
@@ -1917,20 +2118,25 @@ in_tree(const struct tree *t, pid_t pid)
 {
 	size_t i;
 
+	if (pid == t->self)
+		return 1;
 	for (i = 0; i < t->n; i++)
 		if (t->p[i].pid == pid)
 			return 1;
 	return 0;
 }
 
-/* Adds a descendant and stops it at once, so it cannot fork any more. */
+/*
+ * Adds a descendant and stops it at once, so it cannot fork any more.  A pid
+ * whose parent is not in the tree is someone else's: never touched.
+ */
 static void
 tree_add(struct tree *t, pid_t pid)
 {
 	size_t cap = t->cap ? t->cap * 2 : 64;
 	struct proc *grown;
 
-	if (in_tree(t, pid))
+	if (pid <= 1 || in_tree(t, pid))
 		return;
 	if (t->n == t->cap) {
 		if ((grown = realloc(t->p, cap * sizeof(*t->p))) == NULL)
@@ -1939,19 +2145,52 @@ tree_add(struct tree *t, pid_t pid)
 		t->cap = cap;
 	}
 	t->p[t->n].pid = pid;
-	if (read_stat(pid, &t->p[t->n].ppid, &t->p[t->n].start) < 0)
+	if (read_stat(pid, &t->p[t->n].ppid, &t->p[t->n].start) < 0 ||
+	    !in_tree(t, t->p[t->n].ppid))
 		return;
 	(void)signal_exact(&t->p[t->n], SIGSTOP);
 	t->n++;
+}
+
+/* Every pid in a children file, read whole however long it is. */
+static void
+add_listed(struct tree *t, const char *path)
+{
+	char buf[4096];
+	long long child = 0;
+	int fd, digits = 0;
+	ssize_t n, i;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				if (child < INT_MAX)
+					child = child * 10 + (buf[i] - '0');
+				digits = 1;
+				continue;
+			}
+			if (digits && child <= INT_MAX)
+				tree_add(t, (pid_t)child);
+			child = digits = 0;
+		}
+	}
+	if (digits && child <= INT_MAX)
+		tree_add(t, (pid_t)child);
+	close(fd);
 }
 
 /* The children of every thread of pid, as the kernel lists them. */
 static void
 add_children(struct tree *t, pid_t pid)
 {
-	char path[96], buf[4096], *p, *end;
+	char path[96];
 	struct dirent *de;
-	long child;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
@@ -1962,10 +2201,7 @@ add_children(struct tree *t, pid_t pid)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/children",
 		    (long)pid, de->d_name);
-		if (read_small(path, buf, sizeof(buf)) < 0)
-			continue;
-		for (p = buf; (child = strtol(p, &end, 10)) > 0; p = end)
-			tree_add(t, (pid_t)child);
+		add_listed(t, path);
 	}
 	closedir(d);
 }
@@ -1988,7 +2224,7 @@ add_by_scan(struct tree *t, pid_t self)
 		if (*end != '\0' || pid <= 1 || pid == self ||
 		    read_stat((pid_t)pid, &ppid, &start) < 0)
 			continue;
-		if (ppid == self || in_tree(t, ppid))
+		if (in_tree(t, ppid))
 			tree_add(t, (pid_t)pid);
 	}
 	closedir(d);
@@ -1998,9 +2234,9 @@ add_by_scan(struct tree *t, pid_t self)
 static int
 kill_tree(struct keeper *k)
 {
-	struct tree t = { NULL, 0, 0 };
-	long long give_up = now_ms() + 500;
 	pid_t self = getpid();
+	struct tree t = { NULL, 0, 0, self };
+	long long give_up = now_ms() + 500;
 	char path[64];
 	size_t before, i;
 	int round, listed;
@@ -2060,16 +2296,22 @@ survivor_name(const struct keeper *k, char *name, size_t size)
 }
 
 #ifdef __linux__
-static int
+static long
 real_uid_of(const char *pid)
 {
-	char path[64], buf[2048], *p;
+	char path[64], buf[2048], *p, *end;
+	long uid;
 
 	snprintf(path, sizeof(path), "/proc/%.20s/status", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
 	    (p = strstr(buf, "\nUid:")) == NULL)
 		return -1;
-	return atoi(p + 5);
+	errno = 0;
+	uid = strtol(p + 5, &end, 10);
+	if (errno != 0 || end == p + 5 || (*end != '\t' && *end != ' ') ||
+	    uid < 0)
+		return -1;
+	return uid;
 }
 
 /* Other survivors of our user, and of our script; -1 if /proc is unreadable. */
@@ -2091,7 +2333,7 @@ count_survivors(const char *name, int *user, int *script)
 		snprintf(path, sizeof(path), "/proc/%.20s/comm", de->d_name);
 		if (read_small(path, comm, sizeof(comm)) < 0 ||
 		    strncmp(comm, "cg:", 3) != 0 ||
-		    real_uid_of(de->d_name) != (int)getuid())
+		    real_uid_of(de->d_name) != (long)getuid())
 			continue;
 		(*user)++;
 		*script += strncmp(comm, name, strlen(name)) == 0;
@@ -2250,63 +2492,74 @@ server_gone(struct keeper *k)
 		k->broken_at = now_ms() + SETTLE_MS;
 }
 
+static int	 relay(struct keeper *, struct stream *);
+
+/* Newlines in buf, eight bytes at a time: a flood is counted, not read. */
+static unsigned long
+count_lines(const char *buf, size_t n)
+{
+	const unsigned long long ones = 0x0101010101010101ULL;
+	const unsigned long long low7 = 0x7f7f7f7f7f7f7f7fULL;
+	unsigned long long w, z;
+	unsigned long lines = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, buf + i, 8);
+		w ^= ones * '\n';		/* a newline is now a zero byte */
+		z = ~(((w & low7) + low7) | w | low7);
+		lines += (unsigned long)(((z >> 7) * ones) >> 56);
+	}
+	for (; i < n; i++)
+		lines += buf[i] == '\n';
+	return lines;
+}
+
 /* CGI stderr after the server is gone: one record per line, bounded. */
 static void
-log_stderr(struct keeper *k, const char *buf, size_t n, int flush)
+log_stderr(struct keeper *k, const char *buf, size_t n)
 {
 	struct line l;
 	size_t i;
 
-	for (i = 0; i <= n; i++) {
-		int end = (i == n) ? flush && k->errlen > 0 : buf[i] == '\n';
-
-		if (!end && i < n) {
+	for (i = 0; i < n && k->errlines < STDERR_LOG_LINES; i++) {
+		if (buf[i] != '\n') {
 			if (k->errlen < sizeof(k->errline) - 1)
 				k->errline[k->errlen++] = buf[i];
 			continue;
 		}
-		if (!end)
-			break;
 		k->errline[k->errlen] = '\0';
 		k->errlen = 0;
-		if (k->errlines++ >= STDERR_LOG_LINES)
-			continue;
+		k->errlines++;
 		line_start(&l, "stderr");
 		line_add(&l, "text", k->errline);
 		log_line(&l);
 	}
+	k->errlines += count_lines(buf + i, n - i);
 }
 
+/* At the end of stderr: the last unterminated line, and what was dropped. */
 static void
-relay_errors(struct keeper *k)
+log_stderr_end(struct keeper *k)
 {
-	static char buf[4096];
-	ssize_t n;
+	struct line l;
 
-	while ((n = read(k->err, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		if (server_listening(k)) {
-			if (write_all(STDERR_FILENO, buf, (size_t)n) < 0 &&
-			    errno == EPIPE)
-				server_gone(k);
-		} else
-			log_stderr(k, buf, (size_t)n, 0);
-	}
-	log_stderr(k, buf, 0, 1);
-	close_fd(&k->err);
+	if (k->errlen > 0 && k->errlines < STDERR_LOG_LINES)
+		log_stderr(k, "\n", 1);
+	if (k->errlines <= STDERR_LOG_LINES)
+		return;
+	line_start(&l, "stderr-dropped");
+	line_addf(&l, "lines", "%lu", k->errlines - STDERR_LOG_LINES);
+	line_add(&l, "script", k->rq->script);
+	log_line(&l);
 }
 
-/* Bulk output: bigger pipes mean fewer wake-ups per byte relayed. */
+/* Bulk output: a bigger pipe of our own means fewer wake-ups per byte. */
 static void
-widen_pipes(struct keeper *k)
+widen_pipe(struct keeper *k)
 {
 #ifdef F_SETPIPE_SZ
-	if (fcntl(k->out, F_SETPIPE_SZ, BULK_PIPE) > 0) {
-		(void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, BULK_PIPE);
+	if (fcntl(k->out.from, F_SETPIPE_SZ, BULK_PIPE) > 0) {
 		k->chunk = BULK_PIPE;
 		return;
 	}
@@ -2314,26 +2567,33 @@ widen_pipes(struct keeper *k)
 	k->chunk = RELAY_CHUNK + 1;	/* tried once */
 }
 
+/*
+ * Pipe to pipe only: there SPLICE_F_NONBLOCK makes both ends non-blocking.
+ * Into a socket it does not (the socket's own O_NONBLOCK decides), so a
+ * socket is written with send(MSG_DONTWAIT) instead.
+ */
 static int
 splice_output(struct keeper *k)
 {
 #ifdef SPLICE_F_NONBLOCK
 	ssize_t n;
 
-	n = splice(k->out, NULL, STDOUT_FILENO, NULL, k->chunk,
+	n = splice(k->out.from, NULL, STDOUT_FILENO, NULL, k->chunk,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n == RELAY_CHUNK && k->chunk == RELAY_CHUNK)
-		widen_pipes(k);
+		widen_pipe(k);
 	if (n > 0)
-		return 0;
+		return 1;
 	if (n == 0) {
-		close_fd(&k->out);
-		return 0;
+		close_fd(&k->out.from);
+		return 1;
 	}
 	if (errno == EINTR)
 		return 0;
 	if (errno == EAGAIN) {
-		k->waiting_out = 1;
+		/* Our pipe empty, or the server's full: poll tells which. */
+		k->out.full = poll(&(struct pollfd){ STDOUT_FILENO, POLLOUT, 0 },
+		    1, 0) == 0;
 		return 0;
 	}
 	if (errno != EINVAL && errno != ENOSYS) {
@@ -2342,25 +2602,76 @@ splice_output(struct keeper *k)
 	}
 #endif
 	k->splice_ok = 0;
-	return -1;
+	return relay(k, &k->out);
 }
 
-/* Forward at once, never buffer; splice where the kernel can. */
-static void
-relay_output(struct keeper *k)
+/* What was read and not yet written, as far as the server takes it now. */
+static int
+flush_stream(struct keeper *k, struct stream *s)
 {
-	static char buf[RELAY_CHUNK];
+	size_t before = s->len;
 	ssize_t n;
 
-	if (server_listening(k) && k->splice_ok && splice_output(k) == 0)
-		return;
-	n = read(k->out, buf, sizeof(buf));
-	if (n == 0)
-		close_fd(&k->out);
-	if (n <= 0 || !server_listening(k))
-		return;
-	if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+	while (s->len > 0) {
+		if ((n = write_now(s->to, s->sink, s->buf + s->off, s->len)) < 0)
+			break;
+		s->off += (size_t)n;
+		s->len -= (size_t)n;
+	}
+	s->full = s->len > 0;
+	if (s->full && errno != EAGAIN) {
+		s->len = 0;
+		s->full = 0;
 		server_gone(k);
+	}
+	return s->len < before;
+}
+
+/* After abandonment: stdout is discarded, stderr goes to the log. */
+static int
+drain(struct keeper *k, struct stream *s)
+{
+	ssize_t n;
+
+	if (s == &k->err && s->len > 0)
+		log_stderr(k, s->buf + s->off, s->len);
+	s->len = 0;
+	s->full = 0;
+	if ((n = read(s->from, s->buf, s->size)) == 0) {
+		close_fd(&s->from);
+		if (s == &k->err)
+			log_stderr_end(k);
+		return 1;
+	}
+	if (n < 0)
+		return 0;
+	if (s == &k->err)
+		log_stderr(k, s->buf, (size_t)n);
+	return 1;
+}
+
+/* Forward at once, never buffer beyond one read; returns 1 if it moved. */
+static int
+relay(struct keeper *k, struct stream *s)
+{
+	ssize_t n;
+
+	if (!server_listening(k))
+		return drain(k, s);
+	if (s->len > 0)
+		return flush_stream(k, s);
+	if (s == &k->out && k->splice_ok && s->sink == SINK_PIPE)
+		return splice_output(k);
+	if ((n = read(s->from, s->buf, s->size)) == 0) {
+		close_fd(&s->from);
+		return 1;
+	}
+	if (n < 0)
+		return 0;
+	s->off = 0;
+	s->len = (size_t)n;
+	(void)flush_stream(k, s);
+	return 1;
 }
 
 /* ---- the keeper: the end of a request ------------------------------------ */
@@ -2369,8 +2680,10 @@ relay_output(struct keeper *k)
 static void
 end_response(struct keeper *k)
 {
-	if (k->err >= 0)
-		relay_errors(k);
+	int i;
+
+	for (i = 0; i < 64 && k->err.from >= 0 && relay(k, &k->err); i++)
+		;	/* what the CGI wrote to stderr goes first */
 	k->ended = 1;
 	if (k->cgi_status < 0 || k->children)
 		start_grace(k);
@@ -2454,7 +2767,7 @@ check_deadlines(struct keeper *k)
 static void
 check_end(struct keeper *k)
 {
-	if (k->out < 0 && !k->ended && !k->abandoned) {
+	if (k->out.from < 0 && !k->ended && !k->abandoned) {
 		if (k->cgi_status >= 0)
 			end_response(k);
 		else if (!k->linger_at)
@@ -2469,8 +2782,8 @@ keeper_done(const struct keeper *k)
 {
 	if (k->reap_at && now_ms() >= k->reap_at)
 		return 1;
-	return k->cgi_status >= 0 && !k->children && k->out < 0 &&
-	    k->err < 0 && k->released;
+	return k->cgi_status >= 0 && !k->children && k->out.from < 0 &&
+	    k->err.from < 0 && k->released;
 }
 
 static int
@@ -2502,8 +2815,9 @@ check_front_fallback(struct keeper *k)
 		k->front_zombie = 1;
 }
 
-enum { P_SIG, P_CTL, P_FRONT, P_OUT, P_ERR, P_SERVER, NPOLL };
+enum { P_SIG, P_CTL, P_FRONT, P_OUT, P_ERR, P_SERVER_OUT, P_SERVER_ERR, NPOLL };
 
+/* A full server side is waited for; the CGI's side is not read meanwhile. */
 static void
 watch(const struct keeper *k, struct pollfd *p)
 {
@@ -2513,12 +2827,27 @@ watch(const struct keeper *k, struct pollfd *p)
 	p[P_SIG].fd = k->sig;
 	p[P_CTL].fd = k->ctl;
 	p[P_FRONT].fd = k->front_zombie ? -1 : k->rq->front_pidfd;
-	p[P_OUT].fd = k->waiting_out && listening ? -1 : k->out;
-	p[P_ERR].fd = k->err;
-	p[P_SERVER].fd = listening ? STDOUT_FILENO : -1;
-	p[P_SERVER].events = k->waiting_out ? POLLOUT : 0;
+	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
+	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
+	/* Polled even when nothing waits: a silent CGI learns of a hang-up. */
+	p[P_SERVER_OUT].fd = listening ? STDOUT_FILENO : -1;
+	p[P_SERVER_OUT].events = k->out.full ? POLLOUT : 0;
+	p[P_SERVER_ERR].fd = listening && k->err.full ? STDERR_FILENO : -1;
+	p[P_SERVER_ERR].events = POLLOUT;
 	p[P_SIG].events = p[P_CTL].events = p[P_FRONT].events = POLLIN;
 	p[P_OUT].events = p[P_ERR].events = POLLIN;
+}
+
+static void
+server_ready(struct keeper *k, struct stream *s, short revents)
+{
+	if (revents & (POLLERR | POLLHUP))
+		server_gone(k);
+	else if (revents & POLLOUT) {
+		s->full = 0;
+		if (s->len > 0)
+			(void)flush_stream(k, s);
+	}
 }
 
 static void
@@ -2530,14 +2859,12 @@ dispatch(struct keeper *k, const struct pollfd *p)
 		read_front(k);
 	if (p[P_FRONT].revents)
 		k->front_zombie = 1;
+	server_ready(k, &k->out, p[P_SERVER_OUT].revents);
+	server_ready(k, &k->err, p[P_SERVER_ERR].revents);
 	if (p[P_OUT].revents)
-		relay_output(k);
+		(void)relay(k, &k->out);
 	if (p[P_ERR].revents)
-		relay_errors(k);
-	if (p[P_SERVER].revents & (POLLERR | POLLHUP))
-		server_gone(k);
-	else if (p[P_SERVER].revents & POLLOUT)
-		k->waiting_out = 0;
+		(void)relay(k, &k->err);
 }
 
 static void
@@ -2598,6 +2925,18 @@ close_inherited(struct keeper *k)
 }
 
 static void
+open_stream(struct stream *s, int from, int to)
+{
+	static char out_buf[RELAY_CHUNK], err_buf[RELAY_CHUNK];
+
+	s->from = from;
+	s->to = to;
+	s->sink = sink_of(to);
+	s->buf = to == STDOUT_FILENO ? out_buf : err_buf;
+	s->size = to == STDOUT_FILENO ? sizeof(out_buf) : sizeof(err_buf);
+}
+
+static void
 become_keeper(struct request *rq, struct keeper *k, int front_sig)
 {
 	int sp[2];
@@ -2611,8 +2950,8 @@ become_keeper(struct request *rq, struct keeper *k, int front_sig)
 	k->chunk = RELAY_CHUNK;
 	k->ctl = rq->ctl[0];
 	k->status = rq->status[1];
-	k->out = rq->out[0];
-	k->err = rq->err[0];
+	open_stream(&k->out, rq->out[0], STDOUT_FILENO);
+	open_stream(&k->err, rq->err[0], STDERR_FILENO);
 	if (rq->cf.timeout_ms > 0)
 		k->timeout_at = now_ms() + rq->cf.timeout_ms;
 	(void)setsid();
@@ -2633,8 +2972,8 @@ become_keeper(struct request *rq, struct keeper *k, int front_sig)
 	sig_wfd = sp[1];
 	catch_signal(SIGCHLD, on_signal, NULL);
 	close_inherited(k);
-	set_nonblock(k->out);
-	set_nonblock(k->err);
+	set_nonblock(k->out.from);
+	set_nonblock(k->err.from);
 	set_nonblock(k->ctl);
 	handled_set(&set);
 	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
@@ -2762,7 +3101,7 @@ open_channels(struct request *rq, int sig[2])
 	make_pipe(rq->out);
 	make_pipe(rq->err);
 	if (pipe2(sig, O_CLOEXEC | O_NONBLOCK) < 0)
-		die(EXIT_FAILED, "pipe: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "pipe");
 	sig_wfd = sig[1];
 	rq->front_pidfd = pidfd_open_self();
 }
@@ -2796,7 +3135,7 @@ main(int argc, char *argv[])
 	stop_if_abandoned_early();
 	rq.front = getpid();
 	if ((pid = fork()) < 0)
-		die(EXIT_FAILED, "fork: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "fork");
 	if (pid == 0)
 		keeper(&rq, sig[0]);
 	return front(&rq, sig[0]);
