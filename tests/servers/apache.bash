@@ -29,8 +29,8 @@ apache_base_config() {
 		Mutex file:$SITE/run default
 		ErrorLog "$SITE/logs/error.log"
 		LogLevel info
-		User $CGI_USER
-		Group $CGI_USER
+		User ${APACHE_USER:-$CGI_USER}
+		Group ${APACHE_USER:-$CGI_USER}
 		KeepAlive Off
 		# Short, for the silent seed: Apache gives up on a CGI silent for 2 s.
 		Timeout 2

@@ -78,7 +78,7 @@ server_test_setup() {
 	fi
 	[[ -n ${SERVER_PID:-} ]] || fail "server did not start: see ${SITE:-?}/logs"
 	ZOMBIES_BEFORE=$(zombies)
-	ERRLOG_LINES=$(wc -l <"$SITE/logs/error.log" 2>/dev/null || echo 0)
+	ERRLOG_LINES=$({ wc -l <"$SITE/logs/error.log"; } 2>/dev/null || echo 0)
 }
 
 need_cgiguard() {
@@ -233,11 +233,13 @@ assert_clean() {
 # $SITE/wrap-bin/NAME.cgi            shell wrapper: exec cgiguard -g 30 -l LOG .../NAME.cgi "$@"
 # $SITE/state                        data files and notes the CGIs write (owned by the CGI user)
 # $SITE/logs                         server logs; logs/cgiguard.log written by cgiguard
+#
+# The site is a new directory in $SITE_PARENT (default /tmp).
 
 make_site() {
 	ensure_cgi_user
 	CGI_UID=$(id -u "$CGI_USER")
-	SITE=$(mktemp -d /tmp/cgiguard-servers.XXXXXX)
+	SITE=$(mktemp -d "${SITE_PARENT:-/tmp}/cgiguard-servers.XXXXXX")
 	chmod 755 "$SITE"
 	mkdir -p "$SITE"/{htdocs/cgi-bin,wrap-bin,state,logs,run,fixtures}
 	chmod 755 "$SITE"/*

@@ -10,8 +10,14 @@
 #   ID RESULT term=0|1 done=0|1 term_ms=N end_ms=N
 # RESULT is intact or corrupt (the data file against its full content), or
 # nostart; term_ms and end_ms count from the CGI's entering the section.
+# With SEED_RELEASE=1 (a forking server: Apache prefork or itk) the line ends
+# with " release_ms=N done_ms=N left_ms=N": when the process the server forked
+# for the request (the CGI, or cgiguard's front) was reaped, which releases
+# the server's worker; when the CGI noted its end (-1: it did not); when the
+# client left (the silent variant: 0, the CGI is silent from its start).
 seed_trial() {
 	local path=$1 id=$2 st=$SITE/state curl_pid cgi_pid t0 t_end result term=0 done=0 term_ms=-1
+	local forked= t_left t_rel=-1 release=
 	install -o "$CGI_USER" -m 644 "$SITE/fixtures/seed.expected" "$st/$id.data"
 	install -o "$CGI_USER" -m 644 /dev/null "$st/$id.log"
 	spawn curl -sS -N --max-time 60 -o "$st/$id.out" "$BASE$path?t=$id" 2>"$st/$id.curl"
@@ -22,9 +28,14 @@ seed_trial() {
 		echo "$id nostart term=0 done=0 term_ms=-1 end_ms=-1"
 		return 0
 	fi
+	cgi_pid=$(awk '$1 == "inside" {print $2}' "$st/$id.log")
+	[[ ${SEED_RELEASE:-0} != 1 ]] || forked=$(server_child "$cgi_pid")
+	t_left=$(now_ms)
 	[[ $path == *silent* ]] || kill -TERM "$curl_pid" 2>/dev/null || true
 	wait "$curl_pid" || true
-	cgi_pid=$(awk '$1 == "inside" {print $2}' "$st/$id.log")
+	if [[ -n $forked ]]; then
+		poll 40 reaped "$forked" && t_rel=$(now_ms)
+	fi
 	poll 40 gone "$cgi_pid" || true
 	t_end=$(now_ms)
 	t0=$(awk '$1 == "inside" {printf "%.0f", $3 * 1000; exit}' "$st/$id.log")
@@ -34,8 +45,28 @@ seed_trial() {
 		term=1
 		term_ms=$(awk -v t0="$t0" '$1 == "term" {printf "%.0f", $3 * 1000 - t0; exit}' "$st/$id.log")
 	fi
-	echo "$id $result term=$term done=$done term_ms=$term_ms end_ms=$((t_end - t0))"
+	if [[ ${SEED_RELEASE:-0} == 1 ]]; then
+		[[ $path != *silent* ]] || t_left=$t0
+		release=" release_ms=$(since "$t_rel") done_ms=$(awk -v t0="$t0" '$1 == "done" {printf "%.0f", $3 * 1000 - t0; f = 1} END {if (!f) print -1}' "$st/$id.log") left_ms=$((t_left - t0))"
+	fi
+	echo "$id $result term=$term done=$done term_ms=$term_ms end_ms=$((t_end - t0))$release"
 }
+
+# server_child PID: the process a server forked in PID's line of ancestors: the
+# one whose parent is the server's (SERVER_COMMS).
+server_child() {
+	local pid=$1 ppid n
+	for ((n = 0; n < 10; n++)); do
+		ppid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+		[[ -n $ppid ]] && ((ppid > 1)) || return 0
+		[[ " ${SERVER_COMMS:-} " == *" $(cat "/proc/$ppid/comm" 2>/dev/null) "* ]] && { echo "$pid"; return 0; }
+		pid=$ppid
+	done
+}
+# reaped PID: gone from /proc (a zombie is not yet: its parent has not waited).
+reaped() { [[ ! -e /proc/$1 ]]; }
+# since T_MS: ms from the trial's t0 to T_MS, or -1 for none.
+since() { (($1 < 0)) && echo -1 || echo $(($1 - t0)); }
 
 # seed_trials FORM:CGIGUARD PATH: run $TRIALS trials, $JOBS at a time. Leaves
 # the per-trial lines in $SITE/state/FORM-CGIGUARD.trials and records the counts
@@ -151,27 +182,31 @@ closeout_trial() {
 
 # --- test bodies shared by the bats files --------------------------------------
 
-# test_seed "FORM without|with PATH intact|corrupt"...: the seed's trials
-# through every form at once (each form's trials $JOBS at a time). Then each
-# form's data files must all be intact, or, for a control that DESIGN.md
-# section 1 predicts to lose, at least one corrupt. One line per form on fd 3.
-# Without a cgiguard binary only the controls run, and the test is skipped.
+# test_seed "FORM without|with PATH intact|corrupt|any [released|held]"...: the
+# seed's trials through every form at once (each form's trials $JOBS at a time).
+# Then each form's data files must all be intact, or, for a control that
+# DESIGN.md section 1 predicts to lose, at least one corrupt (any: recorded
+# only). One line per form on fd 3. Without a cgiguard binary only the
+# controls run, and the test is skipped. With SEED_RELEASE=1, "released" asks
+# that in every trial the server's worker was let go at the abandonment
+# (release_check), "held" that it was kept until the CGI ended.
 test_seed() {
-	local spec form cg path expect pids=() specs=() failed=0 f
+	local spec form cg path expect worker pids=() specs=() failed=0 f
 	for spec in "$@"; do
 		[[ $spec == *" with "* && ! -x $CGIGUARD ]] && continue
 		specs+=("$spec")
-		read -r form cg path expect <<<"$spec"
+		read -r form cg path expect worker <<<"$spec"
 		seed_trials "$form:$cg" "$path" &
 		pids+=($!)
 	done
 	wait "${pids[@]}" || true
 	for spec in "${specs[@]}"; do
-		read -r form cg path expect <<<"$spec"
+		read -r form cg path expect worker <<<"$spec"
 		f=$SITE/state/$form-$cg.trials
 		seed_counts "$f"
 		(($(wc -l <"$f") == TRIALS)) || { echo "$form $cg: $(wc -l <"$f") of $TRIALS trials reported" >&2; failed=1; }
-		echo "# $SERVER_NAME seed $form $cg cgiguard: $INTACT intact, $CORRUPT corrupt of $TRIALS (TERM noted in $TERMS)" >&3
+		echo "# $SERVER_NAME seed $form $cg cgiguard: $INTACT intact, $CORRUPT corrupt of $TRIALS (TERM noted in $TERMS)$(release_summary "$f")" >&3
+		[[ -z $worker ]] || release_check "$f" "$worker" "$path" || { echo "$form $cg: the worker was not $worker" >&2; failed=1; }
 		sed 's/^/  /' "$f" >&2
 		((NOSTART == 0)) || { echo "$form $cg: $NOSTART trials never reached the section" >&2; failed=1; }
 		case $expect in
@@ -183,6 +218,39 @@ test_seed() {
 	assert_clean
 	no_cgiguard_errors
 	need_cgiguard
+}
+
+# The fields of a trial line (seed_trial) as NAME=VALUE words, for awk.
+trial_fields='{ delete v; for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }'
+
+# release_summary TRIALS_FILE: with SEED_RELEASE=1, when the worker was let go
+# (ms after the client left; the silent variant: after the CGI's entering its
+# section) against when the CGI ended (its own note).
+release_summary() {
+	[[ ${SEED_RELEASE:-0} == 1 ]] || return 0
+	awk "$trial_fields"'
+		$2 != "nostart" {
+			r = v["release_ms"] < 0 ? "never" : v["release_ms"] - v["left_ms"]
+			d = v["done_ms"] < 0 ? "killed" : v["done_ms"] - v["left_ms"]
+			s = s (n++ ? ", " : "") r "/" d
+		}
+		END { printf "; worker released/CGI ended, ms after the client left: %s", s }' "$1"
+}
+
+# release_check TRIALS_FILE released|held PATH: in every trial, released: the
+# process the server forked for the request was reaped within 1.5 s of the
+# client's leaving (the silent variant: 3.5 s of the CGI's entering its
+# section, the tests' Apache Timeout being 2 s) and at least 1 s before the
+# CGI ended; held: not before the CGI had ended.
+release_check() {
+	local slack=1500
+	[[ $3 != *silent* ]] || slack=3500
+	awk -v want="$2" -v slack="$slack" "$trial_fields"'
+		$2 == "nostart" { next }
+		want == "released" && (v["release_ms"] < 0 || v["release_ms"] - v["left_ms"] > slack ||
+			(v["done_ms"] >= 0 && v["release_ms"] + 1000 > v["done_ms"])) { print "not released: " $0; bad = 1 }
+		want == "held" && (v["done_ms"] < 0 || (v["release_ms"] >= 0 && v["release_ms"] < v["done_ms"])) { print "not held: " $0; bad = 1 }
+		END { exit bad }' "$1" >&2
 }
 
 # test_identical GUARDED: every normal response through GUARDED (a printf
