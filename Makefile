@@ -5,9 +5,12 @@ BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 DESTDIR	?=
 CONF	?= /etc/cgiguard.conf
-# The policy tests' own build reads its policy from here.
+# The policy tests' own build reads its policy from here, and sends syslog
+# records to a socket of the tests'.
 TESTCONF = /run/cgiguard-test/cgiguard.conf
+TESTLOG	 = /run/cgiguard-test/log
 export CGIGUARD_TESTCONF = $(TESTCONF)
+export CGIGUARD_TESTLOG = $(TESTLOG)
 
 # A static binary by default: musl-gcc when installed, else the system compiler.
 ifeq ($(origin CC),default)
@@ -30,7 +33,7 @@ SERVER_TESTS = tests/servers
 
 FUZZ_SECONDS = 60
 
-.PHONY: all static pie recipes check check-asan check-servers lint fuzz demo bench install uninstall clean
+.PHONY: all static pie recipes check check-asan check-servers stress lint fuzz demo bench install uninstall clean
 
 all: cgiguard
 
@@ -38,7 +41,7 @@ cgiguard: cgiguard.c
 	$(CC) $(WARN) $(HARDEN) -DCGIGUARD_CONF='"$(CONF)"' $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LDFLAGS) -o $@ cgiguard.c
 
 tests/cgiguard-policy: cgiguard.c
-	$(CC) $(WARN) $(HARDEN) -DCGIGUARD_CONF='"$(TESTCONF)"' $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LDFLAGS) -o $@ cgiguard.c
+	$(CC) $(WARN) $(HARDEN) -DCGIGUARD_CONF='"$(TESTCONF)"' -DCGIGUARD_SYSLOG='"$(TESTLOG)"' $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LDFLAGS) -o $@ cgiguard.c
 
 static: cgiguard
 
@@ -51,7 +54,7 @@ cgiguard-asan: cgiguard.c
 	clang $(WARN) -DCGIGUARD_CONF='"$(CONF)"' $(CPPFLAGS) -O1 -g $(SANITIZE) $(LDFLAGS) -o $@ cgiguard.c
 
 tests/cgiguard-policy-asan: cgiguard.c
-	clang $(WARN) -DCGIGUARD_CONF='"$(TESTCONF)"' $(CPPFLAGS) -O1 -g $(SANITIZE) $(LDFLAGS) -o $@ cgiguard.c
+	clang $(WARN) -DCGIGUARD_CONF='"$(TESTCONF)"' -DCGIGUARD_SYSLOG='"$(TESTLOG)"' $(CPPFLAGS) -O1 -g $(SANITIZE) $(LDFLAGS) -o $@ cgiguard.c
 
 check: cgiguard tests/cgiguard-policy
 	$(REAPER) $(BATS) $(TESTS)
@@ -62,6 +65,12 @@ check: cgiguard tests/cgiguard-policy
 check-servers: cgiguard tests/cgiguard-policy
 	CGIGUARD_TRIALS=20 CGIGUARD_JOBS=5 CGIGUARD_LARGE_MB=100 $(REAPER) $(BATS) -T $(SERVER_TESTS)
 	cat tests/servers/results.txt
+
+# Random-timing runs: TERM 0-20 ms after the spawn, KILL 0-50 ms later, mixed with runs never
+# abandoned (make check runs 500). CGIGUARD_STRESS_SEED=S picks the seed; the tool replays one run.
+STRESS_RUNS = 10000
+stress: cgiguard
+	$(REAPER) perl tests/stress.pl -n $(STRESS_RUNS) $(CURDIR)/cgiguard
 
 check-asan: cgiguard-asan tests/cgiguard-policy-asan
 	CGIGUARD=$(CURDIR)/cgiguard-asan \

@@ -1,135 +1,118 @@
 #!/usr/bin/env bats
-# Random timing: the server's TERM lands anywhere in a request's life (before cgiguard runs,
-# while it starts the keeper and the CGI, while output flows, after the CGI ended), then a KILL.
-# Afterwards nothing may be left: no process, no zombie; and every run that was not abandoned
-# delivered its whole output.
+# Random timing (tests/stress.pl, `make stress` for 10,000 runs): the server's TERM lands
+# anywhere in a request's life, then a KILL; afterwards nothing may be left, the CGI got its
+# stop signal once if it was abandoned while it ran and never otherwise, and every run that was
+# not abandoned delivered its whole output with the CGI's status.
+# And the racing forker: a descendant that forks without pause through the deadline.
 
 load helpers
 
-RUNS=${CGIGUARD_STRESS_RUNS:-400}
-LINES=400
+RUNS=${CGIGUARD_STRESS_RUNS:-500}
 
 setup() {
 	common_setup
 	requires reaper
-	# comm is the script's name (15 bytes at most): zombies are found by it.
-	NAME=cgs$$
-	CGI=$T/$NAME.cgi
-	cat >"$CGI" <<EOF
-#!/bin/sh
-echo "\$\$ \$PPID" >"\$1/ids.\$2"
-echo "Content-Type: text/plain"
-echo
-i=0
-while [ \$i -lt $LINES ]; do echo "line \$i"; i=\$((i + 1)); done
-echo end
-EOF
-	chmod +x "$CGI"
-	write_driver
 }
 
 teardown() {
 	common_teardown
 }
 
-# The driver runs the requests outside bats (whose DEBUG trap slows every command of a tight
-# loop) and writes "RUN STATUS" lines to DIR/ends.
-function write_driver() {
-	cat >"$T/drive.bash" <<'DRIVER'
-# drive.bash CGIGUARD CGI DIR RUNS
-cgiguard=$1 cgi=$2 dir=$3 runs=$4
-mkfifo "$dir/.drive.sleep"
-exec {sleep_fd}<>"$dir/.drive.sleep"
-msleep() { read -r -t "$1" -u "$sleep_fd" _ || :; }
-now_us() { local t=$EPOCHREALTIME; REPLY=$((10#${t/[.,]/})); }
-# exit_within PID MS: wait up to MS ms for PID to end, as mod_cgi polls waitpid.
-exit_within() {
-	local end
-	now_us
-	end=$((REPLY + $2 * 1000))
-	while kill -0 "$1" 2>/dev/null; do
-		now_us
-		((REPLY < end)) || return 1
-		msleep 0.001
-	done
-}
-for ((n = 1; n <= runs; n++)); do
-	"$cgiguard" -g 2 "$cgi" "$dir" "$n" >"$dir/out.$n" 2>"$dir/err.$n" </dev/null &
-	pid=$!
-	# TERM 0-20 ms after the start, KILL 0-50 ms after the TERM; like mod_cgi, only to a
-	# front that has not ended yet.
-	if ! exit_within "$pid" $((RANDOM % 21)); then
-		kill -TERM "$pid" 2>/dev/null
-		exit_within "$pid" $((RANDOM % 51)) || kill -KILL "$pid" 2>/dev/null
-	fi
-	st=0
-	wait "$pid" || st=$?
-	echo "$n $st"
-done >"$dir/ends"
-DRIVER
+@test "stress: $RUNS random-timing runs (CGIGUARD_STRESS_RUNS, CGIGUARD_STRESS_SEED): all pass" {
+	run perl "$BATS_TEST_DIRNAME/stress.pl" -q -n "$RUNS" "$CGIGUARD" 3>&-
+	echo "# ${lines[0]}" >&3
+	echo "${lines[-2]}" >&3
+	[[ ${lines[-1]} == "$RUNS passed, 0 failed" ]] || fail "$output"
+	[[ $status -eq 0 ]] || fail "status $status: $output"
 }
 
-# leftovers: our processes still there: by the marker in their arguments, by recorded pid
-# (the CGIs and keepers), and zombies by the CGI's name.
-function leftovers() {
+# ---------------------------------------------------------------- the racing forker
+
+# The forker: a CGI that ignores TERM and starts a child in a session of its own (out of the
+# CGI's process group); that child forks and exits at once, its child the same, and so on (a
+# new pid every few hundred microseconds, each one an orphan for a moment), for at most 8 s.
+# The CGI then either runs on (run) or ends its response at once (end).
+function write_forker() {
+	# comm is the script's name (15 bytes at most): zombies are found by it.
+	NAME=fork$BASHPID
+	FORKER=$T/$NAME.cgi
+	cat >"$FORKER" <<'EOF'
+#!/usr/bin/perl
+use strict; use warnings;
+use POSIX ();
+use Time::HiRes qw(time);
+my ($dir, $how) = @ARGV;
+$SIG{TERM} = 'IGNORE';
+my $pid = fork() // die "forker: fork: $!\n";
+if ($pid == 0) {
+    POSIX::setsid();
+    open STDIN, '<', '/dev/null'; open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
+    open my $f, '>', "$dir/sid.tmp" or POSIX::_exit(1);
+    print $f getpgrp(), "\n";
+    close $f;
+    rename "$dir/sid.tmp", "$dir/sid";
+    my $end = time + 8;
+    while (time < $end) {
+        my $c = fork();
+        POSIX::_exit(0) if $c;		# the parent leaves, the child goes on
+    }
+    POSIX::_exit(0);
+}
+$| = 1;
+print "Content-Type: text/plain\n\nforking\n";
+if ($how eq 'end') {
+    close STDOUT; close STDERR;
+    exit 0;
+}
+select undef, undef, undef, 0.05 for 1 .. 600;
+EOF
+	chmod +x "$FORKER"
+}
+
+# forkers_left: the forker's processes still there, by its arguments and, for zombies, by name.
+function forkers_left() {
 	local p
 	for p in $(marker_pids "$T/"); do
 		ps -o pid=,ppid=,stat=,args= -p "$p" || true
 	done
-	for p in "${PIDS[@]}"; do
-		[[ -e /proc/$p ]] || continue
-		case $(cat "/proc/$p/comm" 2>/dev/null) in
-		"$NAME.cgi" | cgiguard) ps -o pid=,ppid=,stat=,args= -p "$p" || true ;;
-		esac
+	ps -eo pid=,ppid=,stat=,comm= | awk -v n="$NAME.cgi" '$4 == n'
+}
+function no_forkers() { [[ -z $(forkers_left) ]]; }
+
+# no_forkers_by DEADLINE_US: nothing of the forker is left, at the latest at DEADLINE_US.
+function no_forkers_by() {
+	while :; do
+		no_forkers && return 0
+		now_us
+		((REPLY <= $1)) || break
+		msleep 0.02
 	done
-	ps -eo pid=,ppid=,stat=,comm= | awk -v n="$NAME.cgi" '$3 ~ /^Z/ && $4 == n'
+	fail "left $(((REPLY - $1) / 1000)) ms after the deadline + 1 s:
+$(forkers_left)"
 }
 
-function no_leftovers() {
-	[[ -z $(leftovers) ]]
+@test "racing forker: a setsid'd descendant forking without pause through --timeout + --grace leaves nothing 1 s later" {
+	write_forker
+	now_us
+	local start=$REPLY
+	start_front fork -- "$CGIGUARD" -t 300ms -g 200ms "$FORKER" "$T" run
+	wait_file "$T/sid" 5 || fail "the forker did not start"
+	track_session "$(<"$T/sid")"
+	! no_forkers || fail "the forker is not running"
+	wait_status fork 5 || fail "the front did not end"
+	[[ $STATUS == "exit 124" ]] || fail "$STATUS, not 124 (--timeout)"
+	# The deadline: 300 ms of timeout and 200 ms of grace after the start.
+	no_forkers_by $((start + 500000 + 1000000))
 }
 
-@test "stress: 400 runs (CGIGUARD_STRESS_RUNS), TERM 0-20 ms after start, KILL 0-50 ms later: nothing left, no zombie, whole output unless abandoned" {
-	local n st cgi keeper
-	local -a ends
-	bash "$T/drive.bash" "$CGIGUARD" "$CGI" "$T" "$RUNS" 3>&-
-	while read -r n st; do
-		ends[n]=$st
-	done <"$T/ends"
-	((${#ends[@]} == RUNS)) || fail "the driver recorded ${#ends[@]} of $RUNS runs"
-
-	# Every CGI that started, and its keeper (its parent), by pid.
-	PIDS=()
-	for ((n = 1; n <= RUNS; n++)); do
-		if [[ -s $T/ids.$n ]]; then
-			read -r cgi keeper <"$T/ids.$n"
-			PIDS+=("$cgi" "$keeper")
-		fi
-	done
-
-	poll 8 no_leftovers || fail "left behind 8 s after the last run (grace is 2 s):
-$(leftovers)"
-
-	local completed=0 abandoned=0 killed=0 bad=() errs out
-	for ((n = 1; n <= RUNS; n++)); do
-		case ${ends[n]} in
-		0)
-			completed=$((completed + 1))
-			mapfile -t out <"$T/out.$n"
-			[[ ${#out[@]} -eq $((LINES + 3)) && ${out[-1]} == end ]] ||
-				bad+=("run $n: exit 0 but output incomplete: ${#out[@]} lines, last '${out[-1]:-}'")
-			;;
-		143) abandoned=$((abandoned + 1)) ;;
-		137) killed=$((killed + 1)) ;;
-		*) bad+=("run $n: front ended with status ${ends[n]}: $(head -c 300 "$T/err.$n")") ;;
-		esac
-	done
-	errs=$(grep -h '^cgiguard:' "$T"/err.* | sort | uniq -c) || true
-	[[ -z $errs ]] || bad+=("cgiguard messages: $errs")
-	echo "# $RUNS runs: $completed completed, $abandoned abandoned (143), $killed killed (137)" >&3
-	((${#bad[@]} == 0)) || fail "$(printf '%s\n' "${bad[@]}")"
-	# Both outcomes should be common, or the timing did not exercise the races (a loaded machine
-	# makes the CGI slower than the 20 ms window): say so, it is not cgiguard's failure.
-	((completed * 20 >= RUNS && (abandoned + killed) * 20 >= RUNS)) ||
-		echo "# warning: lopsided mix, the races were hardly exercised (machine loaded?)" >&3
+@test "racing forker: after the response ended, a setsid'd descendant forking without pause through --grace leaves nothing 1 s later" {
+	write_forker
+	start_front fork -- "$CGIGUARD" -g 300ms "$FORKER" "$T" end
+	wait_file "$T/sid" 5 || fail "the forker did not start"
+	track_session "$(<"$T/sid")"
+	! no_forkers || fail "the forker is not running"
+	wait_status fork 5 || fail "the front did not end"
+	[[ $STATUS == "exit 0" ]] || fail "$STATUS, not the CGI's 0"
+	# The grace starts when the response ends, which the front's end follows.
+	no_forkers_by $((END_NS / 1000 + 300000 + 1000000))
 }
