@@ -435,6 +435,10 @@ write_or_drop(int fd, enum sink kind, const char *buf, size_t len)
  * speak the protocol ourselves on a non-blocking socket; a record that does
  * not fit is dropped and counted, and the next one says how many were.
  */
+#ifndef CGIGUARD_SYSLOG
+#define CGIGUARD_SYSLOG	"/dev/log"
+#endif
+
 enum log_target { LOG_SYSLOG, LOG_STDERR, LOG_FILE };
 
 static enum log_target log_to = LOG_SYSLOG;
@@ -451,7 +455,7 @@ syslog_connect(void)
 		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, "/dev/log", sizeof("/dev/log"));
+	memcpy(sa.sun_path, CGIGUARD_SYSLOG, sizeof(CGIGUARD_SYSLOG));
 	log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (log_fd < 0)
 		return -1;
@@ -583,6 +587,15 @@ static const char fixed_500[] =
     "Content-Type: text/plain\r\n\r\n"
     "The server could not run this script.\n";
 
+/* On stderr and in the log, once: the log may be stderr. */
+static void
+report(const char *event, const char *msg)
+{
+	if (log_to != LOG_STDERR)
+		say(msg);
+	log_simple(event, "reason", msg);
+}
+
 /*
  * Every failure before the CGI runs ends here, in the front or the keeper:
  * one line on stderr (the server's error log), a record in the log, and in
@@ -594,13 +607,20 @@ fail_request(int status, const char *msg)
 	char line[sizeof(die_context) + 512];
 
 	snprintf(line, sizeof(line), "%s%s", die_context, msg);
-	if (log_to != LOG_STDERR)
-		say(line);
-	log_simple(status == EXIT_CANNOT ? "refused" : "failed", "reason",
-	    line);
+	report(status == EXIT_CANNOT ? "refused" : "failed", line);
 	if (the_request != NULL && the_request->cgi_context)
 		(void)write_or_drop(STDOUT_FILENO, sink_of(STDOUT_FILENO),
 		    fixed_500, sizeof(fixed_500) - 1);
+}
+
+static int
+fail_request_errno(int status, const char *what)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	fail_request(status, msg);
+	return status;
 }
 
 static void
@@ -620,7 +640,7 @@ die(int status, const char *fmt, ...)
 static void
 die_errno(int status, const char *what)
 {
-	die(status, "%s: %s", what, strerror(errno));
+	leave(fail_request_errno(status, what));
 }
 
 static void
@@ -1461,6 +1481,23 @@ check_target_modes(const char *path, const struct stat *st,
 		die(EXIT_CANNOT, "%s: owned by the user it would run as", path);
 }
 
+/* A #! script where no root is named: the mode rules only. */
+static void
+check_script_modes(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st, dst;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir] = '\0';
+	if (lstat(path, &st) < 0 || stat(dir, &dst) < 0)
+		die_errno(EXIT_CANNOT, path);
+	check_target_modes(path, &st, &dst);
+}
+
 /* Opened once beneath its root; every check is on that descriptor. */
 static void
 check_target(struct request *rq, const char *path)
@@ -1647,15 +1684,21 @@ read_invocation(struct request *rq, int argc, char **argv)
 		rq->path = sf;	/* busybox: a bare name in the script's dir */
 }
 
-/* Handler mode always; the others when the policy names roots. */
+/*
+ * The mode rules always hold for a #! script, as suexec's do; confinement
+ * beneath a root where the policy names one, and always for handler mode.
+ */
 static void
 check_targets(struct request *rq)
 {
-	const char *sf = getenv("SCRIPT_FILENAME");
+	const char *sf = getenv("SCRIPT_FILENAME"), *script = rq->script;
 
-	if (rq->shebang && policy.nroots > 0)
-		check_target(rq, sf != NULL && same_file(sf, rq->script) ?
-		    sf : rq->script);
+	if (rq->shebang && sf != NULL && same_file(sf, rq->script))
+		script = sf;
+	if (rq->shebang && policy.nroots == 0)
+		check_script_modes(script);
+	else if (rq->shebang)
+		check_target(rq, script);
 	else if (rq->handler && policy.nroots > 0)
 		check_target(rq, rq->path);
 }
@@ -1914,7 +1957,7 @@ struct spawn {
 	volatile int	 step;
 };
 
-enum { STEP_SETUP = 1, STEP_LIMIT, STEP_EXEC };
+enum { STEP_SETUP = 1, STEP_LIMIT, STEP_SWAPPED, STEP_EXEC };
 
 static const int rlimit_of[NLIMITS] = {
 	[L_CPU] = RLIMIT_CPU, [L_MEM] = RLIMIT_AS, [L_NPROC] = RLIMIT_NPROC,
@@ -1977,29 +2020,89 @@ still_target(const struct request *rq)
 	return 0;
 }
 
-/* Runs in the vfork child: only system calls, then exec or _exit. */
+/* The last steps before the CGI runs, shielded or not; returns on failure. */
+static void
+become_cgi(struct spawn *sp)
+{
+	const struct request *rq = sp->rq;
+
+	restore_server_state(&rq->server);
+	sp->step = STEP_LIMIT;
+	if (apply_limits(&rq->cf) < 0)
+		return;
+	sp->step = STEP_SWAPPED;
+	if (rq->target == rq->path && !still_target(rq))
+		return;
+	sp->step = STEP_EXEC;
+	(void)sigprocmask(SIG_SETMASK, &rq->server.mask, NULL);
+	execve(rq->path, rq->argv, environ);
+}
+
+static int
+spawn_status(const struct spawn *sp)
+{
+	if (sp->step == STEP_EXEC)
+		return sp->err == ENOENT || sp->err == ENOTDIR ? EXIT_ENOENT :
+		    EXIT_CANNOT;
+	return sp->step == STEP_SWAPPED ? EXIT_CANNOT : EXIT_FAILED;
+}
+
+/* The failure through the one path; returns the status it means. */
+static int
+fail_spawn(const struct spawn *sp)
+{
+	char msg[PATH_MAX + 128];
+
+	if (sp->step == STEP_EXEC)
+		snprintf(msg, sizeof(msg), "%s: %s", sp->rq->path,
+		    strerror(sp->err));
+	else if (sp->step == STEP_SWAPPED)
+		snprintf(msg, sizeof(msg), "%s: changed since it was checked",
+		    sp->rq->path);
+	else
+		snprintf(msg, sizeof(msg), "cannot set up the CGI: %s",
+		    strerror(sp->err));
+	fail_request(spawn_status(sp), msg);
+	return spawn_status(sp);
+}
+
+/*
+ * Runs in the vfork child: only system calls, then exec or _exit.  Writing
+ * *sp is the point: the parent sleeps until we exec or exit, then reads it.
+ */
 static void
 cgi_child(struct spawn *sp)
 {
 	const struct request *rq = sp->rq;
 
 	sp->step = STEP_SETUP;
-	if (setpgid(0, 0) < 0 || dup2(rq->out[1], STDOUT_FILENO) < 0 ||
-	    dup2(rq->err[1], STDERR_FILENO) < 0)
-		goto fail;
-	close_range_fds(3, INT_MAX);
-	restore_server_state(&rq->server);
-	sp->step = STEP_LIMIT;
-	if (apply_limits(&rq->cf) < 0)
-		goto fail;
-	sp->step = STEP_EXEC;
-	if (rq->target == rq->path && !still_target(rq))
-		goto fail;
-	(void)sigprocmask(SIG_SETMASK, &rq->server.mask, NULL);
-	execve(rq->path, rq->argv, environ);
-fail:
+	if (setpgid(0, 0) == 0 && dup2(rq->out[1], STDOUT_FILENO) >= 0 &&
+	    dup2(rq->err[1], STDERR_FILENO) >= 0) {
+		close_range_fds(3, INT_MAX);
+		become_cgi(sp);
+	}
 	sp->err = errno;
-	_exit(sp->err == ENOENT ? EXIT_ENOENT : EXIT_CANNOT);
+	_exit(spawn_status(sp));
+}
+
+/*
+ * No process to spare (RLIMIT_NPROC): the CGI alone would have run, and
+ * exec needs no fork.  So it runs as it would without cgiguard, in our
+ * place, with everything but the shield.
+ */
+static void
+run_unshielded(struct request *rq, const char *step, int err)
+{
+	struct spawn sp = { rq, 0, STEP_SETUP };
+	struct line l;
+
+	line_start(&l, "unshielded");
+	line_addf(&l, "reason", "%s: %s", step, strerror(err));
+	line_add(&l, "script", rq->script);
+	log_line(&l);
+	become_cgi(&sp);
+	sp.err = errno;
+	leave(fail_spawn(&sp));
 }
 
 static pid_t
@@ -2019,18 +2122,27 @@ spawn_cgi(struct spawn *sp)
 
 /* ---- the keeper: talking to the front ------------------------------------ */
 
+/* keeper -> front: two bytes, what to do and its value. */
+enum { TELL_EXIT = 'x', TELL_UNSHIELDED = 'u' };
+
 static void
-tell_front(struct keeper *k, int status)
+tell_front_what(struct keeper *k, int what, int value)
 {
-	unsigned char b = (unsigned char)status;
+	unsigned char b[2] = { (unsigned char)what, (unsigned char)value };
 
 	if (k->responded)
 		return;
 	k->responded = 1;
 	if (k->status >= 0) {
-		(void)write_all(k->status, (const char *)&b, 1);
+		(void)write_all(k->status, (const char *)b, sizeof(b));
 		close_fd(&k->status);
 	}
+}
+
+static void
+tell_front(struct keeper *k, int status)
+{
+	tell_front_what(k, TELL_EXIT, status);
 }
 
 static int
@@ -2494,6 +2606,25 @@ server_gone(struct keeper *k)
 
 static int	 relay(struct keeper *, struct stream *);
 
+/*
+ * A broken pipe is the server going away.  Any other error on stdout means
+ * the response cannot be delivered: said once, and the request is abandoned
+ * at once.  On stderr it only costs the server those bytes.
+ */
+static void
+output_failed(struct keeper *k, struct stream *s, int err)
+{
+	char msg[128];
+
+	if (err == EPIPE || err == ECONNRESET)
+		server_gone(k);
+	else if (s == &k->out) {
+		snprintf(msg, sizeof(msg), "stdout: %s", strerror(err));
+		report("failed", msg);
+		abandon(k, "output-error", SIGTERM, EXIT_FAILED);
+	}
+}
+
 /* Newlines in buf, eight bytes at a time: a flood is counted, not read. */
 static unsigned long
 count_lines(const char *buf, size_t n)
@@ -2597,7 +2728,7 @@ splice_output(struct keeper *k)
 		return 0;
 	}
 	if (errno != EINVAL && errno != ENOSYS) {
-		server_gone(k);
+		output_failed(k, &k->out, errno);
 		return 0;
 	}
 #endif
@@ -2622,7 +2753,7 @@ flush_stream(struct keeper *k, struct stream *s)
 	if (s->full && errno != EAGAIN) {
 		s->len = 0;
 		s->full = 0;
-		server_gone(k);
+		output_failed(k, s, errno);
 	}
 	return s->len < before;
 }
@@ -2998,28 +3129,6 @@ abandoned_before_start(struct keeper *k)
 }
 
 static void
-report_spawn_failure(struct keeper *k, const struct spawn *sp)
-{
-	char msg[PATH_MAX + 128];
-	int n;
-
-	if (sp->step == STEP_EXEC)
-		n = snprintf(msg, sizeof(msg), "%s: %s", k->rq->path,
-		    strerror(sp->err));
-	else
-		n = snprintf(msg, sizeof(msg), "cannot set up the CGI: %s",
-		    strerror(sp->err));
-	if (n < 0)
-		return;
-	log_simple(sp->step == STEP_EXEC ? "refused" : "failed", "reason", msg);
-	if (log_fd != STDERR_FILENO) {
-		(void)write_all(STDERR_FILENO, "cgiguard: ", 10);
-		(void)write_all(STDERR_FILENO, msg, strlen(msg));
-		(void)write_all(STDERR_FILENO, "\n", 1);
-	}
-}
-
-static void
 keeper(struct request *rq, int front_sig)
 {
 	struct keeper k;
@@ -3031,15 +3140,18 @@ keeper(struct request *rq, int front_sig)
 	memset(&sp, 0, sizeof(sp));
 	sp.rq = rq;
 	if ((k.cgi = spawn_cgi(&sp)) < 0) {
-		log_simple("failed", "reason", strerror(errno));
-		tell_front(&k, EXIT_FAILED);
-		_exit(EXIT_FAILED);
+		/* Exiting frees our process for the front to exec the CGI. */
+		if (errno == EAGAIN)
+			tell_front_what(&k, TELL_UNSHIELDED, errno);
+		else
+			tell_front(&k, fail_request_errno(EXIT_FAILED, "spawn"));
+		_exit(0);
 	}
 	close(rq->out[1]);
 	close(rq->err[1]);
 	close(STDIN_FILENO);
 	if (sp.err != 0)
-		report_spawn_failure(&k, &sp);
+		(void)fail_spawn(&sp);	/* the status follows from its exit */
 	supervise(&k);
 	log_finished(&k);
 	_exit(0);
@@ -3047,14 +3159,44 @@ keeper(struct request *rq, int front_sig)
 
 /* ---- the front ----------------------------------------------------------- */
 
-/* Forward what the server sends; leave at once when it gives up. */
+/* Signals the front caught go to the keeper; an abandon one ends the front. */
+static void
+forward_signals(const struct request *rq, int sig_rfd)
+{
+	unsigned char b[64];
+	ssize_t n, i;
+
+	while ((n = read(sig_rfd, b, sizeof(b))) > 0)
+		for (i = 0; i < n; i++) {
+			(void)write_all(rq->ctl[1], (const char *)&b[i], 1);
+			if (is_abandon_signal(b[i]))
+				_exit(128 + b[i]);
+		}
+}
+
+/* The keeper could not spawn the CGI: once it is gone, run it ourselves. */
+static void
+take_over(struct request *rq, int sig_rfd, pid_t keeper, int err)
+{
+	while (waitpid(keeper, NULL, 0) < 0 && errno == EINTR)
+		;
+	forward_signals(rq, sig_rfd);
+	run_unshielded(rq, "spawn", err);
+}
+
+/*
+ * Forward what the server sends; leave at once when it gives up.  The
+ * server's stdio stays open here until the front exits (before it is a
+ * zombie, so before the keeper lets the server see EOF): the front may yet
+ * have to run the CGI itself.
+ */
 static int
-front(struct request *rq, int sig_rfd)
+front(struct request *rq, int sig_rfd, pid_t keeper)
 {
 	struct pollfd p[2] = { { sig_rfd, POLLIN, 0 }, { rq->status[0], POLLIN, 0 } };
-	unsigned char b[64];
+	unsigned char b[2];
 	sigset_t set;
-	ssize_t n, i;
+	ssize_t n;
 
 	close(rq->ctl[0]);
 	close(rq->status[1]);
@@ -3064,9 +3206,6 @@ front(struct request *rq, int sig_rfd)
 	close(rq->err[1]);
 	if (rq->front_pidfd >= 0)
 		close(rq->front_pidfd);
-	close(STDIN_FILENO);
-	close(STDOUT_FILENO);
-	close(STDERR_FILENO);
 	handled_set(&set);
 	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
@@ -3075,21 +3214,18 @@ front(struct request *rq, int sig_rfd)
 				continue;
 			_exit(EXIT_FAILED);
 		}
-		if ((n = read(sig_rfd, b, sizeof(b))) > 0)	/* before status */
-			for (i = 0; i < n; i++) {
-				(void)write_all(rq->ctl[1], (const char *)&b[i], 1);
-				if (is_abandon_signal(b[i]))
-					_exit(128 + b[i]);
-			}
-		if (p[1].revents) {
-			n = read(rq->status[0], b, 1);
-			if (n == 1)
-				_exit(b[0]);
-			if (n == 0) {
-				log_simple("failed", "reason", "keeper died");
-				_exit(EXIT_FAILED);
-			}
-		}
+		forward_signals(rq, sig_rfd);	/* before the status */
+		if (!p[1].revents)
+			continue;
+		while ((n = read(rq->status[0], b, sizeof(b))) < 0 &&
+		    errno == EINTR)
+			;
+		if (n == 2 && b[0] == TELL_EXIT)
+			_exit(b[1]);
+		if (n == 2 && b[0] == TELL_UNSHIELDED)
+			take_over(rq, sig_rfd, keeper, b[1]);
+		log_simple("failed", "reason", "keeper died");
+		_exit(EXIT_FAILED);
 	}
 }
 
@@ -3134,9 +3270,11 @@ main(int argc, char *argv[])
 	take_signals(&rq);
 	stop_if_abandoned_early();
 	rq.front = getpid();
-	if ((pid = fork()) < 0)
+	if ((pid = fork()) < 0 && errno == EAGAIN)
+		run_unshielded(&rq, "fork", EAGAIN);
+	if (pid < 0)
 		die_errno(EXIT_FAILED, "fork");
 	if (pid == 0)
 		keeper(&rq, sig[0]);
-	return front(&rq, sig[0]);
+	return front(&rq, sig[0], pid);
 }
