@@ -3,8 +3,10 @@
 # the tenant's CGI as the tenant; its stdin and stdout are one AF_UNIX socket.
 # On client abort the worker's kill(TERM) fails (EPERM, taken as "gone") and it
 # closes the socket: the CGI dies of SIGPIPE at its next write, mid-rewrite.
-# Through cgiguard (#! or a shell wrapper) the keeper owns the CGI's output: the
-# CGI gets one TERM and finishes within its grace.
+# The silent seed is never told: it writes nothing until its data file is whole,
+# then dies of SIGPIPE at that write. Through cgiguard (#! or a shell wrapper)
+# the keeper owns the CGI's output: the CGI gets one TERM and finishes within
+# its grace.
 
 load lib
 load scenarios
@@ -18,12 +20,12 @@ setup_file() {
 teardown_file() { shared_teardown_file; }
 setup() { server_test_setup; }
 
-@test "apache-suexec-event: seed: without cgiguard corrupted (TERM fails: EPERM; SIGPIPE at the next write); intact through #! and the wrapper" {
+@test "apache-suexec-event: seed: without cgiguard corrupted (TERM fails: EPERM; SIGPIPE at the next write), the silent one kept; intact through #! and the wrapper" {
 	test_seed \
 		"direct without /cgi-bin/seed.cgi corrupt" \
 		"shebang with /cgi-bin/seed.sb.cgi intact" \
 		"wrapper with /wrap-bin/seed.cgi intact" \
-		"silent without /cgi-bin/silent.cgi any" \
+		"silent without /cgi-bin/silent.cgi intact" \
 		"silent-sb with /cgi-bin/silent.sb.cgi intact" \
 		"silent-wrap with /wrap-bin/silent.cgi intact"
 }

@@ -13,6 +13,7 @@ source ./apache.bash
 source ./lighttpd.bash
 source ./nginx-fcgiwrap.bash
 source ./busybox.bash
+source ./shared-hosting.bash
 
 CGIGUARD=/usr/local/bin/cgiguard
 SITE=/srv/www
@@ -21,6 +22,8 @@ CGI_USER=cgiuser
 APACHE_MPM=prefork
 LIGHTTPD_STREAM=2
 HANDLER_DIR=/usr/local/lib/cgiguard
+TENANT=tenant
+SHARED=suexec
 
 # recipe NAME: the lines between "# recipe:NAME" and "# recipe:end" on stdin,
 # unindented, without the markers.
@@ -138,6 +141,82 @@ cgiguard[30569]: event=finished status=0 elapsed=4.31s after=abandoned script=$S
 
 \`reason=signal\` when Apache's TERM reached cgiguard first, \`reason=pipe\` when
 the closed pipe (prefork) or socket (event) did; either way the CGI gets one TERM.
+EOF
+
+# Shared hosting: the tenant's site in suexec's docroot.
+SITE=/var/www/tenant
+cat <<EOF
+
+## Apache on a shared host: suexec and mpm-itk
+
+Each tenant's CGIs run as the tenant: through suexec (Debian's
+\`apache2-suexec-pristine\`, \`SuexecUserGroup\`) under prefork + mod_cgi or
+event + mod_cgid, or under mpm-itk (\`libapache2-mpm-itk\`, \`AssignUserID\`).
+The tests make a tenant user that owns its scripts beneath suexec's docroot
+(\`/var/www\`). Without cgiguard, in the seed scenario:
+
+| setup | without cgiguard | the data file | Apache's worker |
+|---|---|---|---|
+| prefork + mod_cgi + suexec | \`kill(TERM)\` fails (EPERM); the CGI writes on into EPIPE | kept | blocked in \`wait4\` until the CGI exits: for ever, for one that never does |
+| event + mod_cgid + suexec | \`kill(TERM)\` fails (EPERM), taken as gone; socket closed: SIGPIPE at the next write | lost | released |
+| prefork + mpm-itk | TERM at the CGI's next write, KILL ~3 s later (the child runs as the tenant) | lost | released after the KILL |
+
+Through cgiguard's \`#!\` line or a shell wrapper (and under itk the Action
+handler) the data file was kept in every trial, and the worker was released
+when the pipe broke (within a second of the client's leaving, or at Apache's
+\`Timeout\` for a silent CGI), not when the CGI ended. On
+\`apache2 -k restart\` a prefork master (suexec or itk) sends HUP to its process
+group, the tenants' CGIs included: a CGI that handles only TERM dies of it
+without cgiguard, and gets one TERM through it. \`-k stop\` loses the data file
+without cgiguard under event + suexec and itk, not under prefork + suexec
+(no KILL reaches the tenant); \`-k graceful\` lets running requests finish.
+
+### suexec (prefork + mod_cgi, or event + mod_cgid)
+
+suexec runs only the tenant's own files beneath its docroot, so cgiguard is
+per script here: the tenant's \`#!\` line or its shell wrapper. The admin
+cannot enforce it: suexec refuses cgiguard as the \`Action\` handler (outside
+its docroot, or, inside it, not the tenant's file: "target uid/gid mismatch"
+in \`/var/log/apache2/suexec.log\`). suexec does not check a \`#!\`
+interpreter, cleans the environment, and runs the script by its base name
+from its own directory, so cgiguard's log names a \`#!\` script
+\`script=NAME.cgi\`, without its directory.
+
+EOF
+{
+	shared_config | recipe apache-suexec
+	echo
+	shared_config | recipe apache-shared-scripts
+} | fence apache
+
+SHARED=itk
+cat <<EOF
+
+### mpm-itk
+
+The Apache child that serves the request switches to the tenant, so the
+admin's cgiguard can be the \`Action\` handler for every tenant script, as
+well as the \`#!\` line or a wrapper.
+
+EOF
+{
+	shared_config | recipe apache-itk
+	echo
+	shared_config | recipe apache-shared-scripts
+	echo
+	shared_config | recipe apache-itk-action
+} | fence apache
+
+cat <<EOF
+
+Under suexec and itk a CGI runs as the user who owns it (suexec demands
+it; under itk the tenant's scripts are the tenant's files), so
+\`refuse-own-files = yes\` in \`/etc/cgiguard.conf\` refuses every one of them:
+leave it out there.
+EOF
+SITE=/srv/www
+
+cat <<EOF
 
 ## lighttpd 1.4 (mod_cgi)
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # splice-readme.sh README RECIPES: print README with the text between its
 # <!-- recipes:begin --> and <!-- recipes:end --> markers replaced by RECIPES
-# (its title line dropped, its headings one level down), so the README shows
-# the very configs the server tests use.  `make recipes` writes it back;
+# (its title line dropped, its headings, not the comments in its code blocks,
+# one level down), so the README shows the very configs the server tests
+# use.  `make recipes` writes it back;
 # recipes.bats fails when the README and the tests' configs drift apart.
 set -eu
 readme=$1 recipes=$2
@@ -13,7 +14,9 @@ awk -v recipes="$recipes" '
 	while ((getline line < recipes) > 0) {
 		if (n++ == 0 && line ~ /^# /)
 			continue
-		if (line ~ /^#+ /)
+		if (line ~ /^```/)
+			fenced = !fenced
+		else if (!fenced && line ~ /^#+ /)
 			line = "#" line
 		print line
 	}
