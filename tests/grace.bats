@@ -110,3 +110,36 @@ function wait_stubborn() {
 	wait_gone "$CGI_PID" 0.5 || fail "CGI still running 0.5 s after abandonment with -g 0"
 	[[ ! -e $T/probe.done ]]
 }
+
+@test "a CGI with 800 children, each in a group of its own: all are killed at the grace" {
+	cat >"$T/many.cgi" <<'EOF2'
+#!/usr/bin/perl
+# many.cgi DIR N: N children that each leave the CGI's process group and sleep; their pids
+# in DIR/children, then the CGI ignores TERM and waits.
+use strict; use warnings; use POSIX ();
+my ($dir, $n) = @ARGV;
+$SIG{TERM} = 'IGNORE';
+my @kids;
+for (1 .. $n) {
+    my $pid = fork() // die "fork: $!\n";
+    if ($pid == 0) { setpgrp(0, 0); exec "$dir/sleep", 60; POSIX::_exit(127) }
+    push @kids, $pid;
+}
+open my $f, '>', "$dir/children.tmp" or die; print $f "$_\n" for @kids; close $f;
+rename "$dir/children.tmp", "$dir/children";
+sleep 60;
+EOF2
+	chmod +x "$T/many.cgi"
+	start_front many -- "$CGIGUARD" -g 1 "$T/many.cgi" "$T" 800
+	wait_file "$T/children" 20 || fail "the children did not start"
+	local kids p left=()
+	mapfile -t kids <"$T/children"
+	track "${kids[@]}"
+	((${#kids[@]} == 800)) || fail "${#kids[@]} children, not 800"
+	kill -TERM "$FRONT_PID"
+	wait_status many 5 || fail "the front did not end"
+	for p in "${kids[@]}"; do
+		wait_gone "$p" 10 >/dev/null 2>&1 || left+=("$p")
+	done
+	((${#left[@]} == 0)) || fail "${#left[@]} of 800 children outlived the grace: ${left[*]:0:10}"
+}

@@ -295,3 +295,100 @@ function at_most() {
 	action /app/cwd.cgi
 	[[ $status -eq 0 && $output == *"cwd=$ROOT/app"* ]] || fail "status $status: $output $stderr"
 }
+
+# lighttpd PATH: run PATH as lighttpd's cgi.assign does, as the CGI user: [cgiguard, PATH].
+function lighttpd_form() {
+	run -${2:-0} --separate-stderr as_user env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 \
+		SCRIPT_FILENAME="$1" REDIRECT_STATUS=200 "$G" "$1" 3>&-
+}
+
+@test "a root written with a trailing slash or doubled slashes is the same root" {
+	local r
+	for r in "$ROOT/" "$ROOT//" "${ROOT%/*}//www/"; do
+		policy "root = $r"
+		lighttpd_form "$ROOT/show.cgi.missing" 127
+		[[ $status -eq 127 ]] || fail "root '$r', a missing script: status $status: $stderr"
+		cp "$ROOT/app/show.cgi" "$ROOT/show.cgi"
+		lighttpd_form "$ROOT/show.cgi"
+		[[ $status -eq 0 && $output == *argv=* ]] || fail "root '$r': status $status: $stderr"
+		lighttpd_form "$ROOT/app/show.cgi"
+		[[ $status -eq 0 && $output == *argv=* ]] || fail "root '$r', a subdirectory: status $status: $stderr"
+	done
+	policy "root = /"
+	lighttpd_form "$ROOT/app/show.cgi"
+	[[ $status -eq 0 && $output == *argv=* ]] || fail "root '/': status $status: $stderr"
+}
+
+@test "a 9th root, and a relative log in the policy, are refused with the file and line" {
+	policy "root = /a" "root = /b" "root = /c" "root = /d" "root = /e" "root = /f" "root = /g" \
+		"root = /h" "root = /i"
+	action /app/show.cgi
+	refused 125 "$CONF:10: root: more than 8 roots"
+	policy "root = $ROOT" "log = logs/cgiguard.log"
+	action /app/show.cgi
+	refused 125 "$CONF:3: --log: 'logs/cgiguard.log' is not an absolute path"
+}
+
+# umask_of_cgi SERVER_UMASK [#! options]: the umask a #! CGI gets under a server's umask.
+function umask_of_cgi() {
+	printf '#!%s %s/bin/sh\necho "Content-Type: text/plain"\necho\numask\n' "$G" "${2:+$2 }" \
+		>"$ROOT/app/umask.cgi"
+	chmod 0755 "$ROOT/app/umask.cgi"
+	run --separate-stderr as_user sh -c 'umask "$1"; shift; exec "$@"' sh "$1" env -i \
+		GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$ROOT/app/umask.cgi" "$ROOT/app/umask.cgi" 3>&-
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	UMASK=${output##*$'\n'}
+}
+
+@test "the policy's umask only adds bits to the umask the CGI would have had" {
+	policy "root = $ROOT" "umask = 022"
+	umask_of_cgi 077
+	[[ $UMASK == 0077 ]] || fail "server umask 077 under a policy of 022: the CGI got $UMASK"
+	umask_of_cgi 002
+	[[ $UMASK == 0022 ]] || fail "server umask 002 under a policy of 022: the CGI got $UMASK"
+	umask_of_cgi 077 --umask=000
+	[[ $UMASK == 0022 ]] || fail "#! --umask=000 under a policy of 022: the CGI got $UMASK"
+}
+
+@test "an empty PATH element is not searched (not the CGI's directory, not /)" {
+	printf '#!/bin/sh\necho found\n' >"$T/prog"
+	chmod 0755 "$T/prog"
+	cd "$T"
+	run -127 --separate-stderr env -i PATH=":/usr/bin:/bin" "$CGIGUARD" prog 3>&-
+	[[ $status -eq 127 && $stderr == "cgiguard: prog: command not found" ]] ||
+		fail "status $status: $output $stderr"
+	run -127 --separate-stderr env -i PATH="/usr/bin:/bin:" "$CGIGUARD" prog 3>&-
+	[[ $status -eq 127 ]] || fail "a trailing empty element: status $status: $output"
+	local top=cgiguard-prog-$BASHPID
+	cp "$T/prog" "/$top"
+	run -127 --separate-stderr env -i PATH=":/usr/bin:/bin" "$CGIGUARD" "$top" 3>&-
+	rm -f "/$top"
+	[[ $status -eq 127 ]] || fail "the empty element was searched as /: status $status: $output"
+	run --separate-stderr env -i PATH="/usr/bin::/bin" "$CGIGUARD" sh -c 'echo ran' 3>&-
+	[[ $status -eq 0 && $output == ran ]] || fail "the other elements: status $status: $stderr"
+}
+
+@test "without a policy, a #! script that is world-writable, in a world-writable directory or set-id is refused" {
+	rm -f "$CONF"
+	make_pubdir
+	printf '#!%s /bin/sh\necho "Content-Type: text/plain"\necho\necho ran\n' "$CGIGUARD" >"$PUB/t.cgi"
+	chmod 0755 "$PUB/t.cgi"
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$PUB/t.cgi" \
+		"$PUB/t.cgi" 3>&-
+	[[ $status -eq 0 && $output == *ran ]] || fail "a sound script: status $status: $stderr"
+	chmod 0757 "$PUB/t.cgi"
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$PUB/t.cgi" \
+		"$PUB/t.cgi" 3>&-
+	refused 126 "cgiguard: $PUB/t.cgi: writable by group or others"
+	chmod 0755 "$PUB/t.cgi"
+	chmod 0777 "$PUB"
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$PUB/t.cgi" \
+		"$PUB/t.cgi" 3>&-
+	refused 126 "cgiguard: $PUB/t.cgi: its directory is writable by group or others"
+	chmod 0755 "$PUB"
+	chmod 2755 "$PUB/t.cgi"
+	run --separate-stderr env -i "$PUB/t.cgi" 3>&-
+	[[ $status -eq 126 && $stderr == "cgiguard: $PUB/t.cgi: set-user-ID or set-group-ID" ]] ||
+		fail "set-id, outside CGI context: status $status: $stderr"
+}
+
