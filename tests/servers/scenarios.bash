@@ -72,7 +72,7 @@ since() { (($1 < 0)) && echo -1 || echo $(($1 - t0)); }
 # the per-trial lines in $SITE/state/FORM-CGIGUARD.trials and records the counts
 # in $RESULTS.
 seed_trials() {
-	local label=$1 path=$2 out=$SITE/state/${1/:/-}.trials i j pids
+	local label=$1 path=$2 out=$SITE/state/${1/:/-}.trials i j pids rc
 	: >"$out"
 	for ((i = 0; i < TRIALS; i += JOBS)); do
 		pids=()
@@ -80,8 +80,11 @@ seed_trials() {
 			seed_trial "$path" "${label/:/-}-$j" >"$out.$j" &
 			pids+=($!)
 		done
-		wait "${pids[@]}" || true
 		for ((j = i; j < TRIALS && j < i + JOBS; j++)); do
+			rc=0
+			wait "${pids[j - i]}" || rc=$?
+			# A trial that printed nothing says how it ended (a failed command: 1; a signal: 128+N).
+			[[ -s $out.$j ]] || echo "${label/:/-}-$j lost rc=$rc" >"$out.$j"
 			cat "$out.$j" >>"$out"
 			rm -f "$out.$j"
 		done
@@ -205,6 +208,7 @@ test_seed() {
 		f=$SITE/state/$form-$cg.trials
 		seed_counts "$f"
 		(($(wc -l <"$f") == TRIALS)) || { echo "$form $cg: $(wc -l <"$f") of $TRIALS trials reported" >&2; failed=1; }
+		! grep -q ' lost ' "$f" || { echo "$form $cg: a trial ended without its report" >&2; failed=1; }
 		echo "# $SERVER_NAME seed $form $cg cgiguard: $INTACT intact, $CORRUPT corrupt of $TRIALS (TERM noted in $TERMS)$(release_summary "$f")" >&3
 		[[ -z $worker ]] || release_check "$f" "$worker" "$path" || { echo "$form $cg: the worker was not $worker" >&2; failed=1; }
 		sed 's/^/  /' "$f" >&2
