@@ -102,7 +102,7 @@ static const struct option_def options[] = {
 struct config {
 	long long	 grace_ms;
 	long long	 timeout_ms;	/* 0: none */
-	int		 stop_signal;	/* -1: the server's; 0: none */
+	int		 stop_signal;	/* 0: none */
 	const char	*log;
 	int		 verbose;
 	int		 limit_set[NLIMITS];
@@ -177,6 +177,7 @@ struct keeper {
 	int		 ended;		/* the response ended normally */
 	int		 killed;
 	int		 finish_logged;
+	int		 responding;	/* the CGI has written to stdout */
 	long long	 linger_at, grace_at, timeout_at, reap_at;
 	long long	 broken_at;	/* the server's pipe broke; abandon then */
 	char		 errline[1024];
@@ -193,7 +194,10 @@ static struct request *the_request;
 static void	 leave(int) NORETURN;
 static void	 usage(void) NORETURN;
 struct keeper;
+struct stream;
 static void	 log_finished(struct keeper *);
+static int	 server_listening(const struct keeper *);
+static int	 relay(struct keeper *, struct stream *);
 static void	 die(int, const char *, ...) NORETURN;
 static void	 die_errno(int, const char *) NORETURN;
 static void	 usage_error(const char *, const char *) NORETURN;
@@ -484,14 +488,38 @@ syslog_send(const char *rec, size_t len)
 	return -1;
 }
 
+/* What joins a record to the server's access log; the client chose them. */
+static const char *const request_vars[][2] = {
+	{ "id", "UNIQUE_ID" }, { "method", "REQUEST_METHOD" },
+	{ "uri", "REQUEST_URI" }, { "remote", "REMOTE_ADDR" },
+};
+#define NREQUEST_VARS (int)(sizeof(request_vars) / sizeof(request_vars[0]))
+static char request_field[NREQUEST_VARS][FIELD_MAX + 2];	/* cut later */
+
+/* Copied at the start: the environment is the CGI's, not ours to keep. */
+static void
+save_request_fields(void)
+{
+	const char *v;
+	int i;
+
+	for (i = 0; i < NREQUEST_VARS; i++)
+		if ((v = getenv(request_vars[i][1])) != NULL)
+			snprintf(request_field[i], sizeof(request_field[i]),
+			    "%s", v);
+}
+
 static void
 log_line(struct line *l)
 {
 	char out[2200], stamp[32] = "";
 	struct tm tm;
 	time_t t;
-	int n;
+	int n, i;
 
+	for (i = 0; i < NREQUEST_VARS; i++)
+		if (request_field[i][0] != '\0')
+			line_add(l, request_vars[i][0], request_field[i]);
 	if (log_dropped > 0)
 		line_addf(l, "dropped", "%lu", log_dropped);
 	if (log_to == LOG_FILE) {
@@ -581,6 +609,11 @@ log_simple(const char *event, const char *key, const char *value)
 }
 
 /* ---- errors -------------------------------------------------------------- */
+
+static const char fixed_504[] =
+    "Status: 504 Gateway Timeout\r\n"
+    "Content-Type: text/plain\r\n\r\n"
+    "The script did not answer in time.\n";
 
 static const char fixed_500[] =
     "Status: 500 Internal Server Error\r\n"
@@ -1124,7 +1157,7 @@ kernel_vouches(int argc, char **argv)
 static void
 read_shebang(struct request *rq, int argc, char **argv)
 {
-	const char *script = argv[2];
+	const char *script = argv[2], *sf;
 	char *w[MAX_SHEBANG_WORDS];
 	int nw, i, j, k = 0;
 
@@ -1146,7 +1179,9 @@ read_shebang(struct request *rq, int argc, char **argv)
 	for (j = 2; j < argc; j++)
 		rq->argv[k++] = argv[j];
 	rq->path = w[i];
-	rq->script = script;
+	/* suexec runs the script by its bare name: SCRIPT_FILENAME is its path. */
+	sf = getenv("SCRIPT_FILENAME");
+	rq->script = sf != NULL && same_file(sf, script) ? sf : script;
 }
 
 /* ---- admin policy ------------------------------------------------------- */
@@ -1691,14 +1726,10 @@ read_invocation(struct request *rq, int argc, char **argv)
 static void
 check_targets(struct request *rq)
 {
-	const char *sf = getenv("SCRIPT_FILENAME"), *script = rq->script;
-
-	if (rq->shebang && sf != NULL && same_file(sf, rq->script))
-		script = sf;
 	if (rq->shebang && policy.nroots == 0)
-		check_script_modes(script);
+		check_script_modes(rq->script);
 	else if (rq->shebang)
-		check_target(rq, script);
+		check_target(rq, rq->script);
 	else if (rq->handler && policy.nroots > 0)
 		check_target(rq, rq->path);
 }
@@ -1760,6 +1791,22 @@ resolve_program(struct request *rq)
 	if (seen)
 		die(EXIT_CANNOT, "%s: %s", rq->path, strerror(EACCES));
 	die(EXIT_ENOENT, "%s: command not found", rq->path);
+}
+
+/* What the log calls the script: always an absolute path. */
+static void
+make_script_absolute(struct request *rq, const char *asked)
+{
+	static char buf[PATH_MAX];
+	char cwd[PATH_MAX];
+
+	if (rq->script == asked)
+		rq->script = rq->path;	/* found through PATH */
+	if (rq->script[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return;
+	if (snprintf(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
+	    (int)sizeof(buf))
+		rq->script = buf;
 }
 
 /* ---- environment --------------------------------------------------------- */
@@ -2506,13 +2553,15 @@ start_grace(struct keeper *k)
 /* ---- the keeper: events -------------------------------------------------- */
 
 static void
-log_abandoned(struct keeper *k, int sig)
+log_abandoned(struct keeper *k, int got, int sent)
 {
 	struct line l;
 
 	line_start(&l, "abandoned");
 	line_add(&l, "reason", k->abandon_reason);
-	line_add(&l, "signal", sig > 0 ? signal_name(sig) : "none");
+	if (strcmp(k->abandon_reason, "signal") == 0)
+		line_add(&l, "received", signal_name(got));
+	line_add(&l, "signal", sent > 0 ? signal_name(sent) : "none");
 	line_add(&l, "script", k->rq->script);
 	line_addf(&l, "pgid", "%ld", (long)k->cgi);
 	log_line(&l);
@@ -2522,16 +2571,23 @@ log_abandoned(struct keeper *k, int sig)
 static void
 abandon(struct keeper *k, const char *reason, int sig, int front_status)
 {
-	int stop = k->rq->cf.stop_signal < 0 ? sig : k->rq->cf.stop_signal;
+	int stop = k->rq->cf.stop_signal;
 
 	if (k->abandoned || k->ended)
 		return;
+	if (strcmp(reason, "timeout") == 0 && k->rq->cgi_context &&
+	    !k->responding && server_listening(k))
+		(void)write_or_drop(STDOUT_FILENO, k->out.sink, fixed_504,
+		    sizeof(fixed_504) - 1);
 	k->abandoned = 1;
 	k->abandon_reason = reason;
 	signal_cgi(k, stop);
+	/* A stopped CGI would sit out its grace without running its handler. */
+	if (stop > 0 && stop != SIGKILL && stop != SIGCONT)
+		signal_cgi(k, SIGCONT);
 	start_grace(k);
 	tell_front(k, front_status);
-	log_abandoned(k, stop);
+	log_abandoned(k, sig, stop);
 }
 
 static void
@@ -2604,7 +2660,7 @@ server_gone(struct keeper *k)
 		k->broken_at = now_ms() + SETTLE_MS;
 }
 
-static int	 relay(struct keeper *, struct stream *);
+
 
 /*
  * A broken pipe is the server going away.  Any other error on stdout means
@@ -2713,8 +2769,10 @@ splice_output(struct keeper *k)
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n == RELAY_CHUNK && k->chunk == RELAY_CHUNK)
 		widen_pipe(k);
-	if (n > 0)
+	if (n > 0) {
+		k->responding = 1;
 		return 1;
+	}
 	if (n == 0) {
 		close_fd(&k->out.from);
 		return 1;
@@ -2799,6 +2857,7 @@ relay(struct keeper *k, struct stream *s)
 	}
 	if (n < 0)
 		return 0;
+	k->responding |= s == &k->out;
 	s->off = 0;
 	s->len = (size_t)n;
 	(void)flush_stream(k, s);
@@ -3246,22 +3305,27 @@ int
 main(int argc, char *argv[])
 {
 	static struct request rq;
+	const char *asked;
 	int sig[2];
 	pid_t pid;
 
 	the_request = &rq;
 	rq.cgi_context = getenv("GATEWAY_INTERFACE") != NULL;
+	if (rq.cgi_context)
+		save_request_fields();
 	refuse_secure_exec();
 	ensure_std_fds();
 	rq.cf.grace_ms = DEFAULT_GRACE_MS;
-	rq.cf.stop_signal = -1;
+	rq.cf.stop_signal = SIGTERM;
 	read_policy();
 	read_invocation(&rq, argc, argv);
 	apply_policy(&rq);
 	log_open(rq.cf.log);
 	refuse_root_cgi(&rq);
 	check_targets(&rq);
+	asked = rq.path;
 	resolve_program(&rq);
+	make_script_absolute(&rq, asked);
 	if (rq.action)
 		enter_script_dir(&rq);
 	scrub_environment(rq.cf.clean_env);

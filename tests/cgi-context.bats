@@ -100,3 +100,40 @@ want:   $1"
 	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/cgiguard-suid" /bin/echo hello 3>&-
 	refused_500 "cgiguard: refusing to run set-id or with file capabilities"
 }
+
+@test "--timeout before the CGI wrote a byte: a 504 response and 124; after it wrote, nothing added" {
+	cat >"$PUB/mute.cgi" <<EOF2
+#!$CGIGUARD -t 1 -g 1 /bin/sh
+sleep 5
+EOF2
+	chmod 0755 "$PUB/mute.cgi"
+	cgi_env "$PUB/mute.cgi"
+	run --separate-stderr as_user env -i "${CGIENV[@]}" "$PUB/mute.cgi" 3>&-
+	[[ $status -eq 124 ]] || fail "status $status, want 124; stderr: $stderr"
+	[[ ${lines[0]%$'\r'} == "Status: 504 Gateway Timeout" ]] || fail "stdout: $output"
+	[[ ${lines[1]%$'\r'} == "Content-Type: text/plain" ]] || fail "stdout: $output"
+	cgi_env "$PUB/slow.cgi"
+	run --separate-stderr as_user env -i "${CGIENV[@]}" "$PUB/slow.cgi" 3>&-
+	[[ $status -eq 124 ]] || fail "status $status, want 124; stderr: $stderr"
+	[[ $output == "Content-Type: text/plain" ]] || fail "something was added to the CGI's response: $output"
+	run --separate-stderr env -i "$CGIGUARD" -t 1 -g 1 /bin/sleep 5 3>&-
+	[[ $status -eq 124 && -z $output ]] || fail "outside CGI context: status $status, stdout '$output'"
+}
+
+@test "log records in CGI context carry id, method, uri and remote, escaped; script= is absolute" {
+	cat >"$PUB/logged.cgi" <<EOF2
+#!$CGIGUARD -v -l stderr /bin/sh
+echo "Content-Type: text/plain"
+echo
+echo hi
+EOF2
+	chmod 0755 "$PUB/logged.cgi"
+	cgi_env "$PUB/logged.cgi"
+	# As suexec does: the script by its bare name, from its directory.
+	run --separate-stderr as_user sh -c 'cd "$1" && shift && exec "$@"' sh "$PUB" env -i \
+		"${CGIENV[@]}" UNIQUE_ID=Zx9a-1 REQUEST_URI='/logged.cgi?a=b c"d' REMOTE_ADDR=127.0.0.1 \
+		./logged.cgi 3>&-
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ $stderr == "cgiguard["*"]: event=finished status=0 elapsed="*" script=$PUB/logged.cgi id=Zx9a-1 method=GET uri=\"/logged.cgi?a=b c\\x22d\" remote=127.0.0.1" ]] ||
+		fail "record: $stderr"
+}

@@ -86,7 +86,7 @@ function wait_stubborn() {
 	wait_probe
 	wait_status front 3 || fail "front still running 3 s after start"
 	[[ $STATUS == "exit 124" ]] || fail "front ended with '$STATUS', want 'exit 124'"
-	[[ $(signals_of) == TERM ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
 	wait_gone "$CGI_PID" 2 || fail "CGI outlived timeout + grace + 1 s"
 	[[ ! -e $T/probe.done ]]
 }

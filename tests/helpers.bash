@@ -355,6 +355,12 @@ function signals_of() {
 	cut -d' ' -f1 "$f" | paste -sd' ' -
 }
 
+# signal_set [NAME]: the signals the probe NAME received, sorted (handlers of signals that
+# arrive together may run nested, so the file's order is not the order of delivery).
+function signal_set() {
+	signals_of "$@" | tr ' ' '\n' | sort | paste -sd' ' -
+}
+
 # ---------------------------------------------------------------- unprivileged user
 
 # An unprivileged account for CGI-context tests: cgitest (created if missing), else nobody.

@@ -54,12 +54,12 @@ function lower_hex() {
 	perl -pe 's/\\x([0-9A-Fa-f]{2})/\\x\L$1/g'
 }
 
-@test "abandoned by TERM: event=abandoned reason=signal signal=TERM script pgid, then finished after=abandoned" {
+@test "abandoned by TERM: event=abandoned reason=signal received=TERM signal=TERM script pgid, then finished after=abandoned" {
 	start_front front -1 "$T/out" -- "$CGIGUARD" -g 5 --log="$LOG" "$PROBE" run=0.5
 	wait_probe
 	[[ $CGI_PGID == "$CGI_PID" ]] || fail "CGI pgid $CGI_PGID is not its pid $CGI_PID"
 	kill -TERM "$FRONT_PID"
-	logged "event=abandoned reason=signal signal=TERM script=$(re_quote "$PROBE") pgid=$CGI_PGID"
+	logged "event=abandoned reason=signal received=TERM signal=TERM script=$(re_quote "$PROBE") pgid=$CGI_PGID"
 	wait_file "$T/probe.done" 3
 	poll 3 grep -q event=finished "$LOG" || fail "no event=finished: $(cat "$LOG")"
 	wait_gone "$CGI_PID" 2
@@ -68,11 +68,11 @@ function lower_hex() {
 	logged "event=finished status=0 elapsed=$ELAPSED after=abandoned script=$(re_quote "$PROBE")"
 }
 
-@test "abandoned with --signal=none: signal=none" {
+@test "abandoned by HUP with --signal=none: received=HUP signal=none" {
 	start_front front -1 "$T/out" -- "$CGIGUARD" -g 5 -s none --log="$LOG" "$PROBE" run=0.3
 	wait_probe
 	kill -HUP "$FRONT_PID"
-	logged "event=abandoned reason=signal signal=none script=$(re_quote "$PROBE") pgid=$CGI_PGID"
+	logged "event=abandoned reason=signal received=HUP signal=none script=$(re_quote "$PROBE") pgid=$CGI_PGID"
 }
 
 @test "abandoned because the front died: reason=front-died signal=TERM" {

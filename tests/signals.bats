@@ -26,42 +26,42 @@ function abandon_with() {
 	((ms < 100)) || fail "front exited ${ms} ms after $sig (limit 100 ms)"
 }
 
-@test "TERM: the front exits 143 within 100 ms; the CGI gets exactly one TERM and finishes within grace" {
+@test "TERM: the front exits 143 within 100 ms; the CGI gets exactly one TERM, then CONT, and finishes within grace" {
 	abandon_with TERM 143 -g 5
 	wait_file "$T/probe.done" 3 || fail "probe did not finish; signals: $(signals_of)"
 	wait_gone "$CGI_PID" 2
-	[[ $(signals_of) == TERM ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
 	grep -qx "probe $CGI_PID" "$T/out"
 }
 
-@test "HUP: the front exits 129 within 100 ms; the CGI gets exactly one HUP" {
+@test "HUP: the front exits 129 within 100 ms; the CGI gets TERM, the stop signal CGIs handle" {
 	abandon_with HUP 129 -g 5
 	wait_file "$T/probe.done" 3
-	[[ $(signals_of) == HUP ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
 }
 
-@test "INT: the front exits 130 within 100 ms; the CGI gets exactly one INT" {
+@test "INT: the front exits 130 within 100 ms; the CGI gets TERM, the stop signal CGIs handle" {
 	abandon_with INT 130 -g 5
 	wait_file "$T/probe.done" 3
-	[[ $(signals_of) == INT ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
 }
 
-@test "QUIT: the front exits 131 within 100 ms; the CGI gets exactly one QUIT" {
+@test "QUIT: the front exits 131 within 100 ms; the CGI gets TERM, the stop signal CGIs handle" {
 	abandon_with QUIT 131 -g 5
 	wait_file "$T/probe.done" 3
-	[[ $(signals_of) == QUIT ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
 }
 
-@test "--signal=USR1: on TERM the CGI gets one USR1 and no TERM" {
+@test "--signal=USR1: on TERM the CGI gets one USR1 (then CONT) and no TERM" {
 	abandon_with TERM 143 -g 5 --signal=USR1
 	wait_file "$T/probe.done" 3
-	[[ $(signals_of) == USR1 ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT USR1" ]] || fail "CGI got: '$(signals_of)'"
 }
 
-@test "--signal=12 (a number): on HUP the CGI gets one USR2" {
+@test "--signal=12 (a number): on HUP the CGI gets one USR2 (then CONT)" {
 	abandon_with HUP 129 -g 5 --signal=12
 	wait_file "$T/probe.done" 3
-	[[ $(signals_of) == USR2 ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT USR2" ]] || fail "CGI got: '$(signals_of)'"
 }
 
 @test "--signal=none: on TERM the CGI gets nothing and finishes within grace" {
@@ -87,7 +87,7 @@ function abandon_with() {
 	grep -qx "done" "$T/out"
 }
 
-@test "the server's end of the output breaks: the front exits 141, the CGI gets one TERM and finishes" {
+@test "the server's end of the output breaks: the front exits 141, the CGI gets one TERM (then CONT) and finishes" {
 	mkfifo "$T/pipe"
 	cat "$T/pipe" >"$T/out" 3>&- &
 	local reader=$!
@@ -99,10 +99,10 @@ function abandon_with() {
 	wait_status front 2 || fail "front still running 2 s after its output broke"
 	[[ $STATUS == "exit 141" ]] || fail "front ended with '$STATUS', want 'exit 141'"
 	wait_file "$T/probe.done" 3 || fail "probe did not finish; signals: $(signals_of)"
-	[[ $(signals_of) == TERM ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
 }
 
-@test "the front is SIGKILLed directly: the CGI gets one TERM and finishes within grace" {
+@test "the front is SIGKILLed directly: the CGI gets one TERM (then CONT) and finishes within grace" {
 	start_front front -1 "$T/out" -- "$CGIGUARD" -g 5 "$PROBE" run=1
 	wait_probe
 	kill -KILL "$FRONT_PID"
@@ -111,7 +111,7 @@ function abandon_with() {
 	poll 2 grep -q '^TERM ' "$T/probe.signals" || fail "CGI never got TERM after the front died"
 	wait_file "$T/probe.done" 3
 	wait_gone "$CGI_PID" 2
-	[[ $(signals_of) == TERM ]] || fail "CGI got: '$(signals_of)'"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
 }
 
 @test "a normal end: the front exits with the CGI's status as soon as it ends, nothing signalled" {
@@ -121,4 +121,16 @@ function abandon_with() {
 	[[ $STATUS == "exit 3" ]]
 	[[ -z $(signals_of) ]] || fail "CGI got: '$(signals_of)'"
 	[[ $(tail -n1 "$T/out") == "done" ]]
+}
+
+@test "a CGI stopped when its request is abandoned gets TERM, then CONT, and runs its handler" {
+	start_front front -1 "$T/out" -- "$CGIGUARD" -g 5 "$PROBE" run=1.5
+	wait_probe
+	kill -STOP "$CGI_PID"
+	poll 2 test "$(pstate "$CGI_PID")" = T || fail "the CGI did not stop"
+	kill -TERM "$FRONT_PID"
+	wait_status front 2 || fail "the front did not end"
+	poll 2 grep -q '^TERM ' "$T/probe.signals" || fail "the stopped CGI never ran its TERM handler"
+	wait_file "$T/probe.done" 3 || fail "the CGI did not finish within its grace"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
 }

@@ -6,10 +6,9 @@
 #
 # What the tests saw: graceful lets running requests finish. stop: TERM, and
 # KILL ~3 s later (prefork), or TERM and the socket closed (event). restart
-# under prefork sends HUP to the process group, CGIs included; cgiguard
-# forwards the server's own signal by default, so a CGI that handles only TERM
-# dies of that HUP with or without cgiguard, and survives it with "-s TERM" in
-# its #! line. Under event, restart reaches a CGI as TERM.
+# under prefork sends HUP to the process group, CGIs included: a CGI that
+# handles only TERM dies of that HUP without cgiguard; through cgiguard every
+# abandonment reaches the CGI as TERM. Under event, restart reaches a CGI as TERM.
 
 load lib
 load scenarios
@@ -81,10 +80,11 @@ seed_under() {
 	((failed == 0)) || fail "apache2 -k $action"
 }
 
-@test "apache-restart: -k restart (HUP to the group): a TERM-only CGI dies of it with or without cgiguard; with -s TERM it stays intact" {
+@test "apache-restart: -k restart (HUP to the group): a TERM-only CGI dies of it without cgiguard; intact through the default #! line, the wrapper and -s TERM" {
 	seed_under restart \
 		"without /cgi-bin/seed.cgi corrupt" \
-		"with /cgi-bin/seed.sb.cgi any" \
+		"with /cgi-bin/seed.sb.cgi intact" \
+		"with-wrapper /wrap-bin/seed.cgi intact" \
 		"with-s-term /cgi-bin/seed-term.sb.cgi intact"
 }
 
