@@ -143,11 +143,10 @@ $(left_over)"
 
 # ---------------------------------------------------------------- /dev/full
 
-@test "stdout on /dev/full: one cgiguard: line naming the write error, status 141 (output broke) or 125" {
+@test "stdout on /dev/full: one cgiguard: line naming the write error, status 125" {
 	start_front full -1 /dev/full -2 "$T/err" -- "$CGIGUARD" -g 2 -v -l "$T/log" "$CGI" "$T"
 	wait_status full 5 || fail "the front did not end within 5 s"
-	[[ $STATUS == "exit 141" || $STATUS == "exit 125" ]] ||
-		fail "$STATUS, not 141 or 125: $(cat "$T/err" "$T/log")"
+	[[ $STATUS == "exit 125" ]] || fail "$STATUS, not 125: $(cat "$T/err" "$T/log")"
 	assert_nothing_left
 	local e
 	e=$(errors "$T/err")
@@ -170,10 +169,10 @@ $(cat "$T/err")"
 	done
 }
 
-@test "stdout and stderr on /dev/full: the front ends with 141 or 125 and nothing is left" {
+@test "stdout and stderr on /dev/full: the front ends with 125 and nothing is left" {
 	start_front full -1 /dev/full -2 /dev/full -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
 	wait_status full 5 || fail "the front did not end within 5 s"
-	[[ $STATUS == "exit 141" || $STATUS == "exit 125" ]] || fail "$STATUS, not 141 or 125"
+	[[ $STATUS == "exit 125" ]] || fail "$STATUS, not 125"
 	assert_nothing_left
 }
 
