@@ -278,3 +278,47 @@ want:   $want"
 	run --separate-stderr env GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$T/list.cgi" "$T/list.cgi" 3>&-
 	[[ $status -eq 125 && $stderr == "$want" && $output != *ran* ]] || fail "status $status: $stderr; $output"
 }
+
+# dropin_of UNIT: the drop-in the README shows for UNIT, and (MAN_DROPIN) the man page's.
+function dropin_of() {
+	local f=/etc/systemd/system/$1.service.d/cgiguard.conf
+	DROPIN=$(awk -v f="$f:" '$0 == f { on = 1; next } on && /^```ini$/ { inblock = 1; next }
+		inblock && /^```$/ { exit } inblock { print }' "$BATS_TEST_DIRNAME/../README.md")
+	MAN_DROPIN=$(awk -v f=".Pa $f" '$0 == f { on = 1; next } on && /^\.Bd -literal/ { inblock = 1; next }
+		inblock && /^\.Ed$/ { exit } inblock { print }' "$BATS_TEST_DIRNAME/../man/cgiguard.1")
+	[[ -n $DROPIN ]] || fail "no drop-in for $1 in README.md"
+}
+
+@test "the systemd drop-ins: README and the man page show the same, with the drain last; systemd-analyze verify accepts them" {
+	local unit stock out base
+	for unit in apache2 lighttpd; do
+		dropin_of "$unit"
+		[[ $DROPIN == "$MAN_DROPIN" ]] || fail "$unit: README and man page differ:
+$DROPIN
+---
+$MAN_DROPIN"
+		[[ $(grep '^ExecStop=.' <<<"$DROPIN" | tail -n1) == "ExecStop=/usr/local/bin/cgiguard --drain=35s" ]] ||
+			fail "$unit: the drain is not the last stop command: $DROPIN"
+		[[ $DROPIN == *$'\n'TimeoutStopSec=4[0-9]s* ]] || fail "$unit: no room for the drain: $DROPIN"
+	done
+	command -v systemd-analyze >/dev/null || skip "no systemd-analyze (apt-get install systemd)"
+	for unit in apache2 lighttpd; do
+		stock=/lib/systemd/system/$unit.service
+		[[ -r $stock ]] || skip "no $stock to verify the drop-in against"
+		dropin_of "$unit"
+		mkdir -p "$T/units/$unit.service.d"
+		cp "$stock" "$T/units/"
+		base=$(SYSTEMD_UNIT_PATH=$T/units: systemd-analyze verify "$T/units/$unit.service" 2>&1) ||
+			skip "systemd-analyze verify fails on the stock $unit.service here: $base"
+		# The installed path, as verify checks that each command exists.
+		echo "${DROPIN//\/usr\/local\/bin\/cgiguard/$CGIGUARD}" >"$T/units/$unit.service.d/cgiguard.conf"
+		run --separate-stderr env SYSTEMD_UNIT_PATH="$T/units:" systemd-analyze verify "$T/units/$unit.service"
+		[[ $status -eq 0 && "$output$stderr" == "$base" ]] || fail "$unit: status $status: $output $stderr"
+		# ... and it does read the drop-in: a first stop command that does not exist is
+		# reported (verify looks only at the first command of each kind).
+		sed -e "0,/^ExecStop=\\//s|^ExecStop=/[^ ]*|ExecStop=$T/nonexistent|" <<<"$DROPIN" \
+			>"$T/units/$unit.service.d/cgiguard.conf"
+		run --separate-stderr env SYSTEMD_UNIT_PATH="$T/units:" systemd-analyze verify "$T/units/$unit.service"
+		[[ $status -ne 0 && $stderr == *"$T/nonexistent"* ]] || fail "$unit: the drop-in was not read: $status $stderr"
+	done
+}
