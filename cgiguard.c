@@ -16,7 +16,8 @@
  *
  * Exit status: the CGI's own; 128+N if it died of signal N or the front was
  * told to stop by signal N; 124 when --timeout fired; 125 cgiguard failed;
- * 126 program not runnable or refused; 127 program not found.
+ * 126 program not runnable or refused; 127 program not found.  The admin
+ * commands: --list exits 0; --drain 0, or 124 when its time ran out.
  */
 
 #define _GNU_SOURCE
@@ -70,7 +71,8 @@ enum limit { L_CPU, L_MEM, L_NPROC, L_FSIZE, L_NOFILE, L_CORE, NLIMITS };
 enum opt_id {
 	O_GRACE, O_TIMEOUT, O_SIGNAL, O_LOG, O_VERBOSE,
 	O_CPU, O_MEM, O_NPROC, O_FSIZE, O_NOFILE, O_CORE,
-	O_NICE, O_UMASK, O_CLEAN_ENV, O_HELP, O_VERSION
+	O_NICE, O_UMASK, O_CLEAN_ENV, O_HELP, O_VERSION,
+	O_LIST, O_DRAIN
 };
 
 struct option_def {
@@ -96,6 +98,8 @@ static const struct option_def options[] = {
 	[O_CLEAN_ENV] =	{ "clean-env", 0, 0 },
 	[O_HELP] =	{ "help", 'h', 0 },
 	[O_VERSION] =	{ "version", 'V', 0 },
+	[O_LIST] =	{ "list", 0, 0 },
+	[O_DRAIN] =	{ "drain", 0, 0 },	/* --drain[=DURATION] */
 };
 #define NOPTIONS (int)(sizeof(options) / sizeof(options[0]))
 
@@ -203,6 +207,8 @@ static void	 die_errno(int, const char *) NORETURN;
 static void	 usage_error(const char *, const char *) NORETURN;
 static void	 refuse_shebang(const char *, const char *) NORETURN;
 static void	 refuse_character(const char *, const char *) NORETURN;
+static void	 refuse_admin(const char *) NORETURN;
+static void	 publish_state(const struct keeper *);
 
 /* ---- leaving --------------------------------------------------------------- */
 
@@ -866,6 +872,8 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 		printf("cgiguard " VERSION "\n");
 		fflush(stdout);
 		leave(0);
+	case O_LIST:
+	case O_DRAIN:	refuse_admin(options[id].name);
 	}
 }
 
@@ -922,6 +930,8 @@ parse_long(struct config *cf, char **w, int left)
 		    name);
 		usage_error("unknown option '%s'", opt);
 	}
+	if (id == O_LIST || id == O_DRAIN)
+		refuse_admin(options[id].name);
 	if (!options[id].takes_value) {
 		if (eq != NULL)
 			die(EXIT_FAILED, "option '--%s' takes no value",
@@ -979,6 +989,7 @@ usage(void)
 	printf(
 "usage: cgiguard [options] [--] program [arg ...]\n"
 "       #!/path/to/cgiguard [options] /absolute/interpreter [arg]\n"
+"       cgiguard --list | --drain[=DURATION]\n"
 "\n"
 "Run a CGI program so that the web server abandoning the request (SIGTERM,\n"
 "then SIGKILL) cannot kill it half-way: the CGI runs in its own session and\n"
@@ -997,6 +1008,9 @@ usage(void)
 "      --nice=N           add N to the CGI's niceness\n"
 "      --umask=MODE       the CGI's umask (octal)\n"
 "      --clean-env        pass only CGI variables and a safe PATH\n"
+"      --list             print the requests shielded now, one per line\n"
+"      --drain[=DURATION] wait until no request is shielded in this cgroup,\n"
+"                         at most DURATION (default 30s)\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -1009,7 +1023,7 @@ usage(void)
 "Exit status:\n"
 "  the CGI's own, or 128+N if it died of signal N\n"
 "  128+N  the server sent abandon signal N (TERM, INT, HUP, QUIT)\n"
-"  124    --timeout fired\n"
+"  124    --timeout fired, or --drain ran out of time\n"
 "  125    cgiguard itself failed (usage, resources, output error)\n"
 "  126    program found but not runnable, or refused\n"
 "  127    program not found\n");
@@ -1255,7 +1269,8 @@ policy_setting(const char *name, char *value)
 		policy.cap_user = (int)parse_number(name, value, 0, 1L << 20);
 	else if (strcmp(name, "survivors-per-script") == 0)
 		policy.cap_script = (int)parse_number(name, value, 0, 1L << 20);
-	else if (id < 0 || id == O_HELP || id == O_VERSION)
+	else if (id < 0 || id == O_HELP || id == O_VERSION || id == O_LIST ||
+	    id == O_DRAIN)
 		die(EXIT_FAILED, "unknown setting '%s'", name);
 	else if (!options[id].takes_value) {
 		if (parse_yes_no(name, value))
@@ -2591,6 +2606,7 @@ abandon(struct keeper *k, const char *reason, int sig, int front_status)
 	if (stop > 0 && stop != SIGKILL && stop != SIGCONT)
 		signal_cgi(k, SIGCONT);
 	start_grace(k);
+	publish_state(k);
 	tell_front(k, front_status);
 	log_abandoned(k, sig, stop);
 }
@@ -2824,7 +2840,7 @@ flush_stream(struct keeper *k, struct stream *s)
 
 /* After abandonment: stdout is discarded, stderr goes to the log. */
 static int
-drain(struct keeper *k, struct stream *s)
+drain_stream(struct keeper *k, struct stream *s)
 {
 	ssize_t n;
 
@@ -2852,7 +2868,7 @@ relay(struct keeper *k, struct stream *s)
 	ssize_t n;
 
 	if (!server_listening(k))
-		return drain(k, s);
+		return drain_stream(k, s);
 	if (s->len > 0)
 		return flush_stream(k, s);
 	if (s == &k->out && k->splice_ok && s->sink == SINK_PIPE)
@@ -2885,6 +2901,7 @@ end_response(struct keeper *k)
 		start_grace(k);
 	else
 		log_finished(k);	/* while --log=stderr still reaches the server */
+	publish_state(k);
 	tell_front(k, k->cgi_status >= 0 ? exit_code(k->cgi_status) : 0);
 }
 
@@ -2957,6 +2974,7 @@ check_deadlines(struct keeper *k)
 		k->killed = 1;
 		log_killed(k, kill_tree(k));
 		k->reap_at = t + REAP_MS;
+		publish_state(k);
 	}
 }
 
@@ -3217,6 +3235,7 @@ keeper(struct request *rq, int front_sig)
 	close(STDIN_FILENO);
 	if (sp.err != 0)
 		(void)fail_spawn(&sp);	/* the status follows from its exit */
+	publish_state(&k);
 	supervise(&k);
 	log_finished(&k);
 	_exit(0);
@@ -3307,6 +3326,388 @@ open_channels(struct request *rq, int sig[2])
 	rq->front_pidfd = pidfd_open_self();
 }
 
+/* ---- admin commands: --list and --drain ---------------------------------- */
+
+/*
+ * A keeper publishes its state where /proc/PID/cmdline shows it: over its own
+ * argv strings and, past them, its environ strings (the kernel reads on into
+ * those when the last argv byte is not NUL).  Neither is needed once the CGI
+ * has been spawned, so publishing is a few stores into our own memory.  Any
+ * process can write such a line about itself: a reader parses it strictly and
+ * trusts nothing in it.  --list prints it, --drain waits for it to go away
+ * (bounded by its DURATION), and neither ever signals anything.
+ */
+#define MARK		"cgiguard: keeper "
+#define MARK_MAX	4096	/* the kernel shows one page of a rewritten title */
+#define DEFAULT_DRAIN_MS	30000LL
+#define DRAIN_POLL_MS		100
+
+struct mark {
+	const char	*state;
+	long long	 start, deadline;	/* CLOCK_MONOTONIC ms; 0: none */
+	long		 pgid;
+	const char	*script;
+};
+
+static char *title;			/* argv[0], then the strings after it */
+static size_t title_size, title_args;	/* all of them; the argv ones */
+static char *no_environ[] = { NULL };
+
+/* At start, before anything changes argv or environ. */
+static void
+note_title_area(int argc, char **argv)
+{
+	char *end;
+	int i;
+
+	if (argc < 1 || argv[0] == NULL)
+		return;
+	end = argv[0];
+	for (i = 0; i < argc && argv[i] == end; i++)
+		end += strlen(argv[i]) + 1;
+	title_args = (size_t)(end - argv[0]);
+	if (i == argc)		/* environ follows argv only when argv is whole */
+		for (i = 0; environ[i] != NULL && environ[i] == end; i++)
+			end += strlen(environ[i]) + 1;
+	title = argv[0];
+	title_size = (size_t)(end - title);
+	if (title_size > MARK_MAX)
+		title_size = MARK_MAX;
+}
+
+/* The script (absolute: see make_script_absolute), away from the title. */
+static const char *
+save_script(struct request *rq)
+{
+	static char saved[PATH_MAX];
+
+	snprintf(saved, sizeof(saved), "%s", rq->script);
+	rq->script = saved;
+	return saved;
+}
+
+static const char *
+state_name(const struct keeper *k)
+{
+	if (k->killed)
+		return "killed";
+	if (k->abandoned)
+		return "abandoned";
+	return k->ended ? "ended" : "running";
+}
+
+/* Called where the keeper's state changes; the first call follows the spawn. */
+static void
+publish_state(const struct keeper *k)
+{
+	static const char *script;
+	const struct request *rq = k->rq;
+	long long deadline;
+	size_t used;
+	int n;
+
+	if (title == NULL || title_size == 0)
+		return;
+	if (script == NULL) {
+		script = save_script(k->rq);
+		environ = no_environ;
+	}
+	if (k->killed)
+		deadline = 0;
+	else
+		deadline = k->abandoned || k->ended ? k->grace_at : k->timeout_at;
+	n = snprintf(title, title_size, MARK "state=%s start=%lld deadline=%lld "
+	    "pgid=%ld script=%s", state_name(k), (long long)rq->start.tv_sec *
+	    1000 + rq->start.tv_nsec / 1000000, deadline, (long)k->cgi, script);
+	if (n < 0)
+		return;
+	used = (size_t)n + 1 < title_size ? (size_t)n + 1 : title_size;
+	if (used < title_args)
+		memset(title + used, 0, title_args - used);
+}
+
+static int
+is_admin_command(const char *word)
+{
+	return strcmp(word, "--list") == 0 || strcmp(word, "--drain") == 0 ||
+	    strncmp(word, "--drain=", 8) == 0;
+}
+
+static void
+refuse_admin(const char *name)
+{
+	die(EXIT_FAILED, "'--%s' is an admin command: only alone on the command "
+	    "line, outside CGI context", name);
+}
+
+#ifdef __linux__
+static const char *
+mark_number(const char *p, const char *key, long long *v)
+{
+	unsigned long long u;
+	size_t n = strlen(key);
+	int overflow = 0;
+
+	if (strncmp(p, key, n) != 0 ||
+	    (p = parse_digits(p + n, &u, &overflow)) == NULL || overflow ||
+	    u > (unsigned long long)LLONG_MAX / 4 || *p != ' ')
+		return NULL;
+	*v = (long long)u;
+	return p + 1;
+}
+
+/* "cgiguard: keeper state=S start=MS deadline=MS pgid=N script=PATH". */
+static int
+parse_mark(const char *s, struct mark *m)
+{
+	static const char *const states[] = {
+		"running", "ended", "abandoned", "killed"
+	};
+	const char *p = s + sizeof(MARK) - 1 + 6;
+	long long pgid;
+	size_t i, n = 0;
+
+	if (strncmp(s, MARK "state=", sizeof(MARK) - 1 + 6) != 0)
+		return -1;
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		n = strlen(states[i]);
+		if (strncmp(p, states[i], n) == 0 && p[n] == ' ')
+			break;
+	}
+	if (i == sizeof(states) / sizeof(states[0]))
+		return -1;
+	m->state = states[i];
+	if ((p = mark_number(p + n + 1, "start=", &m->start)) == NULL ||
+	    (p = mark_number(p, "deadline=", &m->deadline)) == NULL ||
+	    (p = mark_number(p, "pgid=", &pgid)) == NULL ||
+	    pgid < 1 || pgid > INT_MAX || strncmp(p, "script=", 7) != 0 ||
+	    p[7] == '\0')
+		return -1;
+	m->pgid = (long)pgid;
+	m->script = p + 7;
+	return 0;
+}
+
+/* Read twice: a keeper may be rewriting its line while we read it. */
+static int
+read_mark(const char *pid, char *buf, size_t size, struct mark *m)
+{
+	char path[64], again[MARK_MAX + 1];
+	int tries;
+
+	snprintf(path, sizeof(path), "/proc/%.20s/cmdline", pid);
+	for (tries = 0; tries < 3; tries++) {
+		if (read_small(path, buf, size) < 0 ||
+		    strncmp(buf, MARK, sizeof(MARK) - 1) != 0 ||
+		    read_small(path, again, sizeof(again)) < 0)
+			return -1;
+		if (strcmp(buf, again) == 0)
+			return parse_mark(buf, m);
+	}
+	return -1;
+}
+
+/* The cgroup v2 path, else the v1 name=systemd one. */
+static int
+cgroup_of(const char *pid, char *out, size_t size)
+{
+	char path[64], buf[4096], *p, *e;
+
+	snprintf(path, sizeof(path), "/proc/%.20s/cgroup", pid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return -1;
+	if (strncmp(buf, "0::", 3) == 0)
+		p = buf + 3;
+	else if ((p = strstr(buf, "\n0::")) != NULL)
+		p += 4;
+	else if ((p = strstr(buf, ":name=systemd:")) != NULL)
+		p += 14;
+	else
+		return -1;
+	if ((e = strchr(p, '\n')) != NULL)
+		*e = '\0';
+	if (*p != '/')
+		return -1;
+	snprintf(out, size, "%s", p);
+	return 0;
+}
+
+/* The cgroup itself or one beneath it. */
+static int
+within(const char *cg, const char *top)
+{
+	size_t n = strlen(top);
+
+	return strcmp(top, "/") == 0 ||
+	    (strncmp(cg, top, n) == 0 && (cg[n] == '\0' || cg[n] == '/'));
+}
+
+/* From /etc/passwd (a static binary has no NSS); else the number. */
+static const char *
+user_name(int uid, char *out, size_t size)
+{
+	static char pw[65536];
+	static int loaded;
+	const char *line, *next, *c1, *c2;
+	size_t len = 0;
+	ssize_t n;
+	char *e;
+	int fd;
+
+	if (!loaded && (fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC)) >= 0) {
+		while (len < sizeof(pw) - 1 &&
+		    (n = read(fd, pw + len, sizeof(pw) - 1 - len)) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break;
+			len += (size_t)n;
+		}
+		close(fd);
+	}
+	loaded = 1;
+	for (line = pw; *line != '\0'; line = next) {
+		next = line + strcspn(line, "\n");
+		next += *next == '\n';
+		if ((c1 = memchr(line, ':', (size_t)(next - line))) == NULL ||
+		    c1 == line ||
+		    (c2 = memchr(c1 + 1, ':', (size_t)(next - c1 - 1))) == NULL)
+			continue;
+		if (c2[1] >= '0' && c2[1] <= '9' &&
+		    strtol(c2 + 1, &e, 10) == uid && *e == ':') {
+			snprintf(out, size, "%.*s", (int)(c1 - line), line);
+			return out;
+		}
+	}
+	snprintf(out, size, "%d", uid);
+	return out;
+}
+
+/* One line in the log's key=value form, after prefix. */
+static void
+print_mark(int fd, const char *prefix, const char *pid, int uid,
+    const struct mark *m, const char *cg, long long now)
+{
+	struct line l;
+	char user[64];
+
+	l.len = 0;
+	l.buf[0] = '\0';
+	line_put(&l, prefix, strlen(prefix));
+	line_add(&l, "pid", pid);
+	line_add(&l, "user", user_name(uid, user, sizeof(user)));
+	line_add(&l, "script", m->script);
+	line_add(&l, "state", m->state);
+	line_addf(&l, "age", "%.2fs",
+	    (double)(now > m->start ? now - m->start : 0) / 1000);
+	if (m->deadline == 0)
+		line_add(&l, "left", "none");
+	else
+		line_addf(&l, "left", "%.2fs", (double)(m->deadline > now ?
+		    m->deadline - now : 0) / 1000);
+	line_addf(&l, "pgid", "%ld", m->pgid);
+	line_add(&l, "cgroup", cg);
+	line_put(&l, "\n", 1);
+	l.buf[l.len - 1] = '\n';
+	if (write_all(fd, l.buf + (*prefix == '\0'), l.len - (*prefix == '\0'))
+	    < 0 && fd == STDOUT_FILENO)
+		die(EXIT_FAILED, "stdout: %s", strerror(errno));
+}
+
+/*
+ * The keepers the caller may see (root: all; others: their own uid's), in
+ * cgroup top or beneath it unless top is NULL.  With fd >= 0 each is printed.
+ */
+static int
+scan_keepers(const char *top, int fd, const char *prefix)
+{
+	char buf[MARK_MAX + 1], cg[PATH_MAX], self[32];
+	long long now = now_ms();
+	struct dirent *de;
+	struct mark m;
+	int uid, n = 0;
+	DIR *d;
+
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	if ((d = opendir("/proc")) == NULL)
+		die(EXIT_FAILED, "/proc: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    strcmp(de->d_name, self) == 0 ||
+		    read_mark(de->d_name, buf, sizeof(buf), &m) < 0 ||
+		    (uid = real_uid_of(de->d_name)) < 0 ||
+		    (getuid() != 0 && uid != (int)getuid()))
+			continue;
+		if (cgroup_of(de->d_name, cg, sizeof(cg)) < 0) {
+			if (top != NULL)
+				continue;	/* gone since we read its line */
+			snprintf(cg, sizeof(cg), "unknown");
+		} else if (top != NULL && !within(cg, top))
+			continue;
+		n++;
+		if (fd >= 0)
+			print_mark(fd, prefix, de->d_name, uid, &m, cg, now);
+	}
+	closedir(d);
+	return n;
+}
+#else
+static int
+cgroup_of(const char *pid, char *out, size_t size)
+{
+	(void)pid;
+	(void)out;
+	(void)size;
+	return -1;
+}
+
+static int
+scan_keepers(const char *top, int fd, const char *prefix)
+{
+	(void)top;
+	(void)fd;
+	(void)prefix;
+	die(EXIT_FAILED, "--list and --drain read Linux's /proc");
+	return 0;
+}
+#endif
+
+/* Until no keeper is left in our cgroup (ExecStop runs in the unit's). */
+static void
+drain(long long ms)
+{
+	char mine[PATH_MAX];
+	const char *top = cgroup_of("self", mine, sizeof(mine)) == 0 ? mine : NULL;
+	long long until = now_ms() + ms, left;
+
+	while (scan_keepers(top, -1, "") > 0) {
+		if ((left = until - now_ms()) <= 0) {
+			if (scan_keepers(top, STDERR_FILENO,
+			    "cgiguard: still shielded:") == 0)
+				leave(0);
+			leave(EXIT_TIMEDOUT);
+		}
+		(void)poll(NULL, 0, left < DRAIN_POLL_MS ? (int)left :
+		    DRAIN_POLL_MS);
+	}
+	leave(0);
+}
+
+/* Given alone on the command line, outside CGI context. */
+static void
+admin_command(int argc, char **argv)
+{
+	if (argc > 2)
+		usage_error("'%s' takes no program and no other option",
+		    argv[1]);
+	if (strcmp(argv[1], "--list") == 0) {
+		(void)scan_keepers(NULL, STDOUT_FILENO, "");
+		leave(0);
+	}
+	drain(argv[1][7] == '=' ? parse_duration("--drain", argv[1] + 8) :
+	    DEFAULT_DRAIN_MS);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -3316,11 +3717,14 @@ main(int argc, char *argv[])
 	pid_t pid;
 
 	the_request = &rq;
+	note_title_area(argc, argv);
 	rq.cgi_context = getenv("GATEWAY_INTERFACE") != NULL;
 	if (rq.cgi_context)
 		save_request_fields();
 	refuse_secure_exec();
 	ensure_std_fds();
+	if (!rq.cgi_context && argc >= 2 && is_admin_command(argv[1]))
+		admin_command(argc, argv);
 	rq.cf.grace_ms = DEFAULT_GRACE_MS;
 	rq.cf.stop_signal = SIGTERM;
 	read_policy();

@@ -341,11 +341,12 @@ function wait_probe() {
 	track_session "$CGI_SID"
 }
 
-# is_cgiguard PID: PID runs cgiguard (its comm is the script's name in the #! form).
+# is_cgiguard PID: PID runs cgiguard (its comm is the script's name in the #! form; a
+# keeper shows its state line in place of its arguments once the CGI runs).
 function is_cgiguard() {
 	local argv0
 	argv0=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n1) || return 1
-	[[ $argv0 == "$CGIGUARD" || $argv0 == */cgiguard ]]
+	[[ $argv0 == "$CGIGUARD" || $argv0 == */cgiguard || $argv0 == "cgiguard: keeper "* ]]
 }
 
 # signals_of [NAME]: the signals the probe NAME received so far, space separated, in order.
