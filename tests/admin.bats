@@ -198,7 +198,7 @@ AGE='[0-9]+\.[0-9]{2}s'
 	[[ $status -eq 0 && -z $stderr ]] || fail "status $status: $stderr"
 	[[ -e $T/probe.done ]] || fail "the drain ended before the CGI"
 	gone "$CGI_PPID" || [[ $(pstate "$CGI_PPID") == Z ]] || fail "the keeper is still there"
-	[[ $(signals_of) == "TERM" ]] || fail "signals: $(signals_of)"
+	[[ $(signal_set) == "CONT TERM" ]] || fail "signals: $(signals_of)"
 }
 
 @test "--drain=1s: a CGI that needs longer: exit 124 at 1 s, naming it, and the CGI runs on" {
