@@ -179,8 +179,8 @@ cannot enforce it: suexec refuses cgiguard as the \`Action\` handler (outside
 its docroot, or, inside it, not the tenant's file: "target uid/gid mismatch"
 in \`/var/log/apache2/suexec.log\`). suexec does not check a \`#!\`
 interpreter, cleans the environment, and runs the script by its base name
-from its own directory, so cgiguard's log names a \`#!\` script
-\`script=NAME.cgi\`, without its directory.
+from its own directory; cgiguard's log still names the script by its absolute
+path, from \`SCRIPT_FILENAME\`, which suexec keeps.
 
 EOF
 {
