@@ -163,27 +163,51 @@ struct stream {
 	int		 full;		/* the server's side is full */
 };
 
+/*
+ * The keeper's request, from the CGI's spawn to the last reap:
+ *
+ *	RUNNING ---- stdout at EOF and the CGI exited (or LINGER) ---> ENDED
+ *	   |                                                            |
+ *	   | the front signalled or died, the pipe broke                | CGI or
+ *	   | (then SETTLE), an output error, TIMEOUT                    | descendants
+ *	   v                                                            | still there
+ *	ABANDONED ------------------- GRACE ------------------> KILLED <--+ GRACE
+ *
+ * The keeper is done once the tree is reaped, both pipes are at EOF and the
+ * server is released, or REAP after KILLED.  A deadline is armed where its
+ * event happens and disarmed when the phase it belongs to is left (enter()),
+ * so an armed deadline is a live one.  Beside the phase runs the front's
+ * side: told its status, then a zombie, then the server is released.
+ */
+enum phase { RUNNING, ENDED, ABANDONED, KILLED };
+
+enum deadline {
+	TIMEOUT,	/* --timeout: RUNNING only */
+	SETTLE,		/* the server's signal after its pipe broke: RUNNING */
+	LINGER,		/* the CGI's exit after its EOF: RUNNING */
+	GRACE,		/* ENDED and ABANDONED */
+	REAP,		/* a killed tree's reaping: KILLED */
+	NDEADLINES
+};
+
 struct keeper {
 	struct request	*rq;
+	enum phase	 phase;
+	long long	 at[NDEADLINES];	/* ms; 0: not armed */
+	const char	*abandon_reason;	/* NULL: never abandoned */
 	pid_t		 cgi;
 	int		 cgi_status;	/* wait status, -1 while running */
 	int		 children;	/* keeper still has children */
 	int		 sig;		/* self-pipe read end */
 	struct stream	 out, err;
 	int		 ctl, status;	/* -1 once the front is gone */
+	int		 responded;	/* the front needs no status any more */
 	int		 front_zombie;
 	int		 released;	/* server's fds 1 and 2 let go */
 	int		 splice_ok;
 	size_t		 chunk;		/* bytes per splice */
-	int		 abandoned;
-	const char	*abandon_reason;
-	int		 responded;	/* the front needs no status any more */
-	int		 ended;		/* the response ended normally */
-	int		 killed;
 	int		 finish_logged;
 	int		 responding;	/* the CGI has written to stdout */
-	long long	 linger_at, grace_at, timeout_at, reap_at;
-	long long	 broken_at;	/* the server's pipe broke; abandon then */
 	char		 errline[1024];
 	size_t		 errlen;
 	unsigned long	 errlines;	/* stderr lines seen after abandonment */
@@ -2567,10 +2591,21 @@ start_grace(struct keeper *k)
 		line_add(&l, "script", k->rq->script);
 		log_line(&l);
 	}
-	k->grace_at = now_ms() + grace;
+	k->at[GRACE] = now_ms() + grace;
 }
 
 /* ---- the keeper: events -------------------------------------------------- */
+
+/* Moves to the next phase; the deadlines of the phase left are disarmed. */
+static void
+enter(struct keeper *k, enum phase next)
+{
+	if (k->phase == RUNNING)
+		k->at[TIMEOUT] = k->at[SETTLE] = k->at[LINGER] = 0;
+	if (next == KILLED)
+		k->at[GRACE] = 0;
+	k->phase = next;
+}
 
 static void
 log_abandoned(struct keeper *k, int got, int sent)
@@ -2593,13 +2628,13 @@ abandon(struct keeper *k, const char *reason, int sig, int front_status)
 {
 	int stop = k->rq->cf.stop_signal;
 
-	if (k->abandoned || k->ended)
+	if (k->phase != RUNNING)
 		return;
 	if (strcmp(reason, "timeout") == 0 && k->rq->cgi_context &&
 	    !k->responding && server_listening(k))
 		(void)write_or_drop(STDOUT_FILENO, k->out.sink, fixed_504,
 		    sizeof(fixed_504) - 1);
-	k->abandoned = 1;
+	enter(k, ABANDONED);
 	k->abandon_reason = reason;
 	signal_cgi(k, stop);
 	/* A stopped CGI would sit out its grace without running its handler. */
@@ -2660,7 +2695,7 @@ read_front(struct keeper *k)
 			k->responded = 1;	/* the front has exited */
 			close_fd(&k->status);
 			abandon(k, "signal", b[i], 0);
-		} else if (!k->abandoned && !k->ended)
+		} else if (k->phase == RUNNING)
 			signal_cgi(k, b[i]);
 	}
 }
@@ -2670,15 +2705,15 @@ read_front(struct keeper *k)
 static int
 server_listening(const struct keeper *k)
 {
-	return !k->released && !k->abandoned && !k->ended && !k->broken_at;
+	return !k->released && k->phase == RUNNING && !k->at[SETTLE];
 }
 
 /* Servers close the pipes and signal together: give the signal time to win. */
 static void
 server_gone(struct keeper *k)
 {
-	if (!k->broken_at)
-		k->broken_at = now_ms() + SETTLE_MS;
+	if (!k->at[SETTLE])
+		k->at[SETTLE] = now_ms() + SETTLE_MS;
 }
 
 
@@ -2896,7 +2931,7 @@ end_response(struct keeper *k)
 
 	for (i = 0; i < 64 && k->err.from >= 0 && relay(k, &k->err); i++)
 		;	/* what the CGI wrote to stderr goes first */
-	k->ended = 1;
+	enter(k, ENDED);
 	if (k->cgi_status < 0 || k->children)
 		start_grace(k);
 	else
@@ -2930,7 +2965,7 @@ log_killed(struct keeper *k, int processes)
 	struct line l;
 
 	line_start(&l, "killed");
-	line_add(&l, "reason", k->abandoned &&
+	line_add(&l, "reason", k->abandon_reason != NULL &&
 	    strcmp(k->abandon_reason, "timeout") == 0 ? "timeout" : "grace");
 	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
 	line_addf(&l, "processes", "%d", processes);
@@ -2943,49 +2978,60 @@ log_finished(struct keeper *k)
 {
 	struct line l;
 
-	if (k->killed || k->finish_logged ||
-	    (!k->abandoned && !k->rq->cf.verbose))
+	if (k->phase == KILLED || k->finish_logged ||
+	    (k->phase != ABANDONED && !k->rq->cf.verbose))
 		return;
 	k->finish_logged = 1;
 	line_start(&l, "finished");
 	if (k->cgi_status >= 0)
 		line_addf(&l, "status", "%d", exit_code(k->cgi_status));
 	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
-	if (k->abandoned)
+	if (k->phase == ABANDONED)
 		line_add(&l, "after", "abandoned");
-	else if (k->grace_at)
+	else if (k->at[GRACE])
 		line_add(&l, "after", "response");
 	line_add(&l, "script", k->rq->script);
 	log_line(&l);
 }
 
 static void
+kill_at_deadline(struct keeper *k)
+{
+	enter(k, KILLED);
+	log_killed(k, kill_tree(k));
+	k->at[REAP] = now_ms() + REAP_MS;
+	publish_state(k);
+}
+
+static void
 check_deadlines(struct keeper *k)
 {
 	long long t = now_ms();
+	int d;
 
-	if (k->timeout_at && t >= k->timeout_at && !k->ended)
-		abandon(k, "timeout", SIGTERM, EXIT_TIMEDOUT);
-	if (k->broken_at && t >= k->broken_at)
-		abandon(k, "pipe", SIGTERM, 128 + SIGPIPE);
-	if (k->linger_at && t >= k->linger_at && !k->ended && !k->abandoned)
-		end_response(k);
-	if (k->grace_at && t >= k->grace_at && !k->killed) {
-		k->killed = 1;
-		log_killed(k, kill_tree(k));
-		k->reap_at = t + REAP_MS;
-		publish_state(k);
+	for (d = 0; d < NDEADLINES; d++) {
+		if (!k->at[d] || t < k->at[d])
+			continue;
+		if (d != GRACE)
+			k->at[d] = 0;	/* GRACE tells after= in log_finished */
+		switch (d) {
+		case TIMEOUT:	abandon(k, "timeout", SIGTERM, EXIT_TIMEDOUT); break;
+		case SETTLE:	abandon(k, "pipe", SIGTERM, 128 + SIGPIPE); break;
+		case LINGER:	end_response(k); break;
+		case GRACE:	kill_at_deadline(k); break;
+		case REAP:	break;	/* keeper_done: gave up on the reaping */
+		}
 	}
 }
 
 static void
 check_end(struct keeper *k)
 {
-	if (k->out.from < 0 && !k->ended && !k->abandoned) {
+	if (k->out.from < 0 && k->phase == RUNNING) {
 		if (k->cgi_status >= 0)
 			end_response(k);
-		else if (!k->linger_at)
-			k->linger_at = now_ms() + LINGER_MS;
+		else if (!k->at[LINGER])
+			k->at[LINGER] = now_ms() + LINGER_MS;
 	}
 	if (k->responded && k->front_zombie && !k->released)
 		release_server(k);
@@ -2994,26 +3040,22 @@ check_end(struct keeper *k)
 static int
 keeper_done(const struct keeper *k)
 {
-	if (k->reap_at && now_ms() >= k->reap_at)
+	if (k->phase == KILLED && !k->at[REAP])
 		return 1;
 	return k->cgi_status >= 0 && !k->children && k->out.from < 0 &&
 	    k->err.from < 0 && k->released;
 }
 
+/* Until the soonest armed deadline; without a pidfd, poll for the front. */
 static int
 next_timeout(const struct keeper *k)
 {
-	long long at[5], t = now_ms(), soon = -1;
-	int i;
+	long long t = now_ms(), soon = -1;
+	int d;
 
-	at[0] = k->ended || k->abandoned ? 0 : k->linger_at;
-	at[1] = k->killed ? 0 : k->grace_at;
-	at[2] = k->ended || k->abandoned ? 0 : k->timeout_at;
-	at[3] = k->reap_at;
-	at[4] = k->ended || k->abandoned ? 0 : k->broken_at;
-	for (i = 0; i < 5; i++)
-		if (at[i] && (soon < 0 || at[i] < soon))
-			soon = at[i];
+	for (d = 0; d < NDEADLINES; d++)
+		if (k->at[d] && (soon < 0 || k->at[d] < soon))
+			soon = k->at[d];
 	if (k->rq->front_pidfd < 0 && !k->front_zombie && k->responded)
 		soon = soon < 0 || soon > t + 5 ? t + 5 : soon;
 	if (soon < 0)
@@ -3167,7 +3209,7 @@ become_keeper(struct request *rq, struct keeper *k, int front_sig)
 	open_stream(&k->out, rq->out[0], STDOUT_FILENO);
 	open_stream(&k->err, rq->err[0], STDERR_FILENO);
 	if (rq->cf.timeout_ms > 0)
-		k->timeout_at = now_ms() + rq->cf.timeout_ms;
+		k->at[TIMEOUT] = now_ms() + rq->cf.timeout_ms;
 	(void)setsid();
 #ifdef __linux__
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ||
@@ -3389,11 +3431,12 @@ save_script(struct request *rq)
 static const char *
 state_name(const struct keeper *k)
 {
-	if (k->killed)
-		return "killed";
-	if (k->abandoned)
-		return "abandoned";
-	return k->ended ? "ended" : "running";
+	static const char *const names[] = {
+		[RUNNING] = "running", [ENDED] = "ended",
+		[ABANDONED] = "abandoned", [KILLED] = "killed",
+	};
+
+	return names[k->phase];
 }
 
 /* Called where the keeper's state changes; the first call follows the spawn. */
@@ -3412,10 +3455,7 @@ publish_state(const struct keeper *k)
 		script = save_script(k->rq);
 		environ = no_environ;
 	}
-	if (k->killed)
-		deadline = 0;
-	else
-		deadline = k->abandoned || k->ended ? k->grace_at : k->timeout_at;
+	deadline = k->phase == RUNNING ? k->at[TIMEOUT] : k->at[GRACE];
 	n = snprintf(title, title_size, MARK "state=%s start=%lld deadline=%lld "
 	    "pgid=%ld script=%s", state_name(k), (long long)rq->start.tv_sec *
 	    1000 + rq->start.tv_nsec / 1000000, deadline, (long)k->cgi, script);
