@@ -28,15 +28,6 @@ function bad() {
 		mismatch "$@" "125, $msg"
 }
 
-# bad_re REGEX args...: as bad, for messages whose wording the spec leaves open.
-function bad_re() {
-	local re=$1
-	shift
-	try "$@"
-	[[ $ST -eq 125 && $ERR =~ $re && $ERR != *$'\n'* && -z $OUT && ! -e $MARK ]] ||
-		mismatch "$@" "125, /$re/"
-}
-
 # good args...: cgiguard args must run the program to its end and exit 0.
 function good() {
 	try "$@"
@@ -89,9 +80,11 @@ ${#ERRORS[@]} mismatches"
 	for o in grace timeout signal log cpu mem nproc fsize nofile core nice umask; do
 		bad "cgiguard: option '--$o' needs a value" "--$o"
 	done
-	for o in g t s l; do
-		bad_re "^cgiguard: option '(-$o|--[a-z]+)' needs a value$" "-$o"
-	done
+	# A short option is named by its long name.
+	bad "cgiguard: option '--grace' needs a value" -g
+	bad "cgiguard: option '--timeout' needs a value" -t
+	bad "cgiguard: option '--signal' needs a value" -s
+	bad "cgiguard: option '--log' needs a value" -l
 	check
 }
 
@@ -132,8 +125,8 @@ ${#ERRORS[@]} mismatches"
 		done
 	done
 	bad "cgiguard: --grace: invalid duration '5x'" --grace 5x "${RUNS[@]}"
-	bad_re "^cgiguard: (-g|--grace): invalid duration '5x'$" -g 5x "${RUNS[@]}"
-	bad_re "^cgiguard: (-t|--timeout): invalid duration 'abc'$" -tabc "${RUNS[@]}"
+	bad "cgiguard: --grace: invalid duration '5x'" -g 5x "${RUNS[@]}"
+	bad "cgiguard: --timeout: invalid duration 'abc'" -tabc "${RUNS[@]}"
 	check
 }
 
@@ -201,13 +194,13 @@ ${#ERRORS[@]} mismatches"
 	for v in abc "" 1.5; do
 		bad "cgiguard: --nice: invalid number '$v'" "--nice=$v" "${RUNS[@]}"
 	done
-	# Outside -20..19; the wording is the spec's to settle.
+	# Outside -20..19.
 	for v in 20 -21 100; do
-		bad_re "^cgiguard: --nice: [^']*'$v'$" "--nice=$v" "${RUNS[@]}"
+		bad "cgiguard: --nice: number out of range '$v'" "--nice=$v" "${RUNS[@]}"
 	done
 	# Not an octal mode in 0..0777.
 	for v in abc "" 8 0800 01000 -1 u=rwx; do
-		bad_re "^cgiguard: --umask: [^']*'$v'$" "--umask=$v" "${RUNS[@]}"
+		bad "cgiguard: --umask: invalid mode '$v'" "--umask=$v" "${RUNS[@]}"
 	done
 	check
 }
@@ -226,7 +219,7 @@ ${#ERRORS[@]} mismatches"
 	for v in FOO "" 0 65 -1 SIG SIGFOO TERM1 15x SIGSIGTERM " TERM" "TERM " 99999999999999999999 nonee; do
 		bad "cgiguard: --signal: unknown signal '$v'" "--signal=$v" "${RUNS[@]}"
 	done
-	bad_re "^cgiguard: (-s|--signal): unknown signal 'FOO'$" -s FOO "${RUNS[@]}"
+	bad "cgiguard: --signal: unknown signal 'FOO'" -s FOO "${RUNS[@]}"
 	check
 }
 
@@ -239,8 +232,8 @@ ${#ERRORS[@]} mismatches"
 }
 
 @test "--log: FILE must be an absolute path" {
-	bad_re "^cgiguard: --log: .*'log/file'.*$" --log=log/file "${RUNS[@]}"
-	bad_re "^cgiguard: --log: .*'file'.*$" --log file "${RUNS[@]}"
+	bad "cgiguard: --log: 'log/file' is not an absolute path" --log=log/file "${RUNS[@]}"
+	bad "cgiguard: --log: 'file' is not an absolute path" --log file "${RUNS[@]}"
 	good --log=stderr "${RUNS[@]}"
 	good --log=syslog "${RUNS[@]}"
 	good --log="$T/log" "${RUNS[@]}"

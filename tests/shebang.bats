@@ -36,8 +36,9 @@ EOF
 	S=$f
 }
 
-# refused REASON: running $S must exit 126 with "cgiguard: #! line of $S: REASON" and not run it.
-function refused() {
+# line_refused REASON: running $S (outside CGI context) must exit 126 with exactly
+# "cgiguard: #! line of $S: REASON" on stderr, nothing on stdout, and not run the script.
+function line_refused() {
 	run --separate-stderr "$S" 3>&-
 	[[ $status -eq 126 && $stderr == "cgiguard: #! line of $S: $1" && -z $output ]] ||
 		fail "#! line $(head -n1 "$S" | od -c | head -n3)
@@ -45,26 +46,6 @@ function refused() {
   stderr: $stderr
   want:   cgiguard: #! line of $S: $1
   stdout: $output"
-	[[ ! -e $T/ran ]] || fail "the script ran"
-}
-
-# refused_either REASON REASON2: as refused, where the spec leaves open whether the words in
-# the message are shown raw (REASON) or with " and \ escaped as in log values (REASON2).
-function refused_either() {
-	run --separate-stderr "$S" 3>&-
-	[[ $status -eq 126 && -z $output ]] || fail "status $status, want 126; stderr: $stderr"
-	[[ $stderr == "cgiguard: #! line of $S: $1" || $stderr == "cgiguard: #! line of $S: $2" ]] ||
-		fail "stderr: $stderr
-want:   cgiguard: #! line of $S: $1
-or:     cgiguard: #! line of $S: $2"
-	[[ ! -e $T/ran ]] || fail "the script ran"
-}
-
-# refused_re REGEX: as refused, for a message the spec leaves partly open.
-function refused_re() {
-	run --separate-stderr "$S" 3>&-
-	[[ $status -eq 126 && $stderr =~ $1 && -z $output ]] ||
-		fail "status $status, want 126; stderr: $stderr; want /$1/"
 	[[ ! -e $T/ran ]] || fail "the script ran"
 }
 
@@ -78,8 +59,9 @@ function line_of() {
 	((${#LINE} == $1)) || fail "line_of: built ${#LINE} bytes, not $1"
 }
 
-# parent_is_keeper: the script's last line names its parent: cgiguard, or (once the CGI
-# runs) the keeper's state line for this script.
+# parent_is_keeper: the script's last line names its parent: cgiguard, or the keeper's state
+# line for this script. Either can be seen: the keeper publishes it just after it spawned the
+# CGI, a race the test cannot control.
 function parent_is_keeper() {
 	local last=${output##*$'\n'}
 	[[ $last == "parent $CGIGUARD" || $last == "parent cgiguard: keeper state=running "*" script=$S" ]]
@@ -123,67 +105,68 @@ arg <x>" ]] || fail "output: $output"
 @test "#! refusal: a line of 256 bytes, or longer" {
 	line_of 256
 	script long256.cgi "$LINE"
-	refused "line longer than 255 bytes (the kernel truncates it)"
+	line_refused "line longer than 255 bytes (the kernel truncates it)"
 	line_of 300 "-g 5 -t 60 -s TERM"
 	script long300.cgi "$LINE"
-	refused "line longer than 255 bytes (the kernel truncates it)"
+	line_refused "line longer than 255 bytes (the kernel truncates it)"
 }
 
 @test "#! refusal: the line ends in CR" {
 	script cr.cgi "#!$CGIGUARD -g 5 /bin/sh"$'\r'
-	refused "line ends in CR (DOS line ends)"
+	line_refused "line ends in CR (DOS line ends)"
 }
 
 @test "#! refusal: a relative interpreter" {
 	script rel.cgi "#!$CGIGUARD -g 5 sh"
-	refused "interpreter 'sh' is not an absolute path"
+	line_refused "interpreter 'sh' is not an absolute path"
 	rm -f "$S"
 	script rel2.cgi "#!$CGIGUARD -g 5 bin/sh -e"
-	refused "interpreter 'bin/sh' is not an absolute path"
+	line_refused "interpreter 'bin/sh' is not an absolute path"
 }
 
 @test "#! refusal: the interpreter is cgiguard itself (also without options, also via a symlink)" {
 	script self.cgi "#!$CGIGUARD -g 5 $CGIGUARD"
-	refused "interpreter is cgiguard itself"
+	line_refused "interpreter is cgiguard itself"
 	script self2.cgi "#!$CGIGUARD $CGIGUARD"
-	refused "interpreter is cgiguard itself"
+	line_refused "interpreter is cgiguard itself"
 	ln -s "$CGIGUARD" "$T/cg-link"
 	script self3.cgi "#!$CGIGUARD -g 5 $T/cg-link /bin/sh"
-	refused "interpreter is cgiguard itself"
+	line_refused "interpreter is cgiguard itself"
 }
 
 @test "#! refusal: quotes, backslash, \$ in the #! argument" {
 	script q1.cgi "#!$CGIGUARD -g '5' /bin/sh"
-	refused "invalid character in '-g '5' /bin/sh'"
+	line_refused "invalid character in '-g '5' /bin/sh'"
 	script q2.cgi "#!$CGIGUARD -g \"5\" /bin/sh"
-	refused_either "invalid character in '-g \"5\" /bin/sh'" "invalid character in '-g \\x225\\x22 /bin/sh'"
+	# The words are shown escaped as log values escape them: " and \ as \xHH.
+	line_refused "invalid character in '-g \\x225\\x22 /bin/sh'"
 	script q3.cgi "#!$CGIGUARD -g 5 /bin/sh -\\e"
-	refused_either "invalid character in '-g 5 /bin/sh -\\e'" "invalid character in '-g 5 /bin/sh -\\x5ce'"
+	line_refused "invalid character in '-g 5 /bin/sh -\\x5ce'"
 	script q4.cgi "#!$CGIGUARD -g \$G /bin/sh"
-	refused "invalid character in '-g \$G /bin/sh'"
+	line_refused "invalid character in '-g \$G /bin/sh'"
 	script q5.cgi "#!$CGIGUARD -g 5 /bin/sh -\$x"
-	refused "invalid character in '-g 5 /bin/sh -\$x'"
+	line_refused "invalid character in '-g 5 /bin/sh -\$x'"
 }
 
 @test "#! refusal: a control byte in the #! argument" {
 	script c1.cgi "#!$CGIGUARD -g 5 /bin/sh -e"$'\x01'
-	refused_re "^cgiguard: #! line of $S: invalid character in '.*'$"
+	line_refused "invalid character in '-g 5 /bin/sh -e\\x01'"
 	script c2.cgi "#!$CGIGUARD -g"$'\x1b'"5 /bin/sh"
-	refused_re "^cgiguard: #! line of $S: invalid character in '.*'$"
+	line_refused "invalid character in '-g\\x1b5 /bin/sh'"
 }
 
 @test "#! refusal: missing interpreter" {
 	script none.cgi "#!$CGIGUARD -g 5"
-	refused "missing interpreter"
+	line_refused "missing interpreter"
 	script none2.cgi "#!$CGIGUARD -g 5 -t 60 -v"
-	refused "missing interpreter"
+	line_refused "missing interpreter"
 }
 
 @test "#! option missing its value does not swallow the script path" {
 	script swallow.cgi "#!$CGIGUARD -t 1 -g"
 	run --separate-stderr "$S" 3>&-
-	[[ $status -eq 125 || $status -eq 126 ]] || fail "status $status: $stderr"
+	[[ $status -eq 125 ]] || fail "status $status, want 125: $stderr"
 	[[ $stderr != *"invalid duration '$S'"* ]] || fail "the script path was taken as -g's value: $stderr"
-	[[ $stderr =~ ^cgiguard:\ (option\ \'(-g|--grace)\'\ needs\ a\ value|\#!\ line\ of\ .*)$ ]] || fail "stderr: $stderr"
+	[[ $stderr == "cgiguard: option '--grace' needs a value" ]] || fail "stderr: $stderr"
 	[[ ! -e $T/ran ]]
 }
