@@ -131,6 +131,14 @@ struct server_state {
 	struct itimerval timer[3];
 };
 
+/* How cgiguard was started; see the table in DESIGN.md and the man page. */
+enum form {
+	FORM_COMMAND,	/* a command line: the admin's, or a shell wrapper's */
+	FORM_SHEBANG,	/* by the kernel, as a #! script's interpreter */
+	FORM_HANDLER,	/* by the server for any script: lighttpd, busybox */
+	FORM_ACTION	/* Apache's Action: we stand in for the script */
+};
+
 struct request {
 	struct config	 cf;
 	const char	*path;		/* resolved program */
@@ -139,14 +147,12 @@ struct request {
 	struct server_state server;
 	struct timespec	 start;
 	int		 cgi_context;
-	int		 shebang;	/* started by the kernel for a #! script */
-	int		 handler;	/* started by the server for any script */
-	int		 action;	/* Apache's Action: we stand for the script */
+	enum form	 form;
 	const char	*target;	/* file that passed the target checks */
 	dev_t		 target_dev;
 	ino_t		 target_ino;
-	int		 ctl[2];	/* front -> keeper: signal numbers */
-	int		 status[2];	/* keeper -> front: exit status */
+	int		 to_keeper[2];	/* front -> keeper: signal numbers */
+	int		 to_front[2];	/* keeper -> front: TELL_EXIT, TELL_UNSHIELDED */
 	int		 out[2], err[2];/* CGI stdout, stderr -> keeper */
 	int		 front_pidfd;	/* readable once the front is a zombie */
 	pid_t		 front;
@@ -196,11 +202,12 @@ struct keeper {
 	long long	 at[NDEADLINES];	/* ms; 0: not armed */
 	const char	*abandon_reason;	/* NULL: never abandoned */
 	pid_t		 cgi;
-	int		 cgi_status;	/* wait status, -1 while running */
+	int		 cgi_wstatus;	/* wait status, -1 while running */
 	int		 children;	/* keeper still has children */
-	int		 sig;		/* self-pipe read end */
+	int		 sigchld;	/* self-pipe read end */
 	struct stream	 out, err;
-	int		 ctl, status;	/* -1 once the front is gone */
+	int		 from_front;	/* -1 once the front is gone */
+	int		 to_front;	/* -1 once told */
 	int		 responded;	/* the front needs no status any more */
 	int		 front_zombie;
 	int		 released;	/* server's fds 1 and 2 let go */
@@ -216,13 +223,16 @@ struct keeper {
 static char die_context[PATH_MAX + 32];	/* "FILE:LINE: " while parsing it */
 static int sig_wfd = -1;
 static struct request *the_request;
+extern char **environ;
 
-#define NORETURN __attribute__((noreturn))	/* gcc, clang */
+#if defined(__GNUC__) || defined(__clang__)
+#define NORETURN __attribute__((noreturn))
+#else
+#define NORETURN
+#endif
 
 static void	 leave(int) NORETURN;
 static void	 usage(void) NORETURN;
-struct keeper;
-struct stream;
 static void	 log_finished(struct keeper *);
 static int	 server_listening(const struct keeper *);
 static int	 relay(struct keeper *, struct stream *);
@@ -1459,9 +1469,9 @@ apply_caps(struct config *cf, const struct config *cap)
 static void
 apply_policy(struct request *rq)
 {
-	if (!policy.present || (!rq->cgi_context && !rq->shebang))
+	if (!policy.present || (!rq->cgi_context && rq->form != FORM_SHEBANG))
 		return;
-	if (rq->handler) {
+	if (rq->form == FORM_HANDLER || rq->form == FORM_ACTION) {
 		if (policy.cf.grace_ms >= 0)
 			rq->cf.grace_ms = policy.cf.grace_ms;
 		if (policy.cf.stop_signal != -2)
@@ -1579,7 +1589,7 @@ check_script_modes(const char *path)
 
 /* Opened once beneath its root; every check is on that descriptor. */
 static void
-check_target(struct request *rq, const char *path)
+check_beneath_root(struct request *rq, const char *path)
 {
 	char rel[PATH_MAX], *base;
 	size_t skip = 0;
@@ -1688,7 +1698,7 @@ read_handler(struct request *rq, int argc, char **argv)
 	rq->argv[0] = (char *)target;
 	memcpy(rq->argv + 1, argv + 1, (size_t)(argc - 1) * sizeof(char *));
 	rq->path = rq->script = target;
-	rq->handler = rq->action = 1;
+	rq->form = FORM_ACTION;
 	set_handler_env(target, rest);
 }
 
@@ -1739,7 +1749,7 @@ read_invocation(struct request *rq, int argc, char **argv)
 	int i;
 
 	if (kernel_vouches(argc, argv)) {
-		rq->shebang = 1;
+		rq->form = FORM_SHEBANG;
 		read_shebang(rq, argc, argv);
 		return;
 	}
@@ -1757,9 +1767,10 @@ read_invocation(struct request *rq, int argc, char **argv)
 	rq->path = argv[i];
 	rq->argv = argv + i;
 	rq->script = sf != NULL ? sf : argv[i];
-	rq->handler = rq->cgi_context && i == 1 && argc == 2 && sf != NULL &&
-	    same_file(argv[1], sf);	/* lighttpd cgi.assign, busybox */
-	if (rq->handler && strchr(rq->path, '/') == NULL)
+	if (rq->cgi_context && i == 1 && argc == 2 && sf != NULL &&
+	    same_file(argv[1], sf))	/* lighttpd cgi.assign, busybox */
+		rq->form = FORM_HANDLER;
+	if (rq->form == FORM_HANDLER && strchr(rq->path, '/') == NULL)
 		rq->path = sf;	/* busybox: a bare name in the script's dir */
 }
 
@@ -1768,14 +1779,23 @@ read_invocation(struct request *rq, int argc, char **argv)
  * beneath a root where the policy names one, and always for handler mode.
  */
 static void
-check_targets(struct request *rq)
+check_script(struct request *rq)
 {
-	if (rq->shebang && policy.nroots == 0)
-		check_script_modes(rq->script);
-	else if (rq->shebang)
-		check_target(rq, rq->script);
-	else if (rq->handler && policy.nroots > 0)
-		check_target(rq, rq->path);
+	switch (rq->form) {
+	case FORM_SHEBANG:
+		if (policy.nroots == 0)
+			check_script_modes(rq->script);
+		else
+			check_beneath_root(rq, rq->script);
+		break;
+	case FORM_HANDLER:
+	case FORM_ACTION:
+		if (policy.nroots > 0)
+			check_beneath_root(rq, rq->path);
+		break;
+	case FORM_COMMAND:
+		break;
+	}
 }
 
 static void
@@ -2040,6 +2060,51 @@ pidfd_open_self(void)
 #endif
 }
 
+/* ---- channels ------------------------------------------------------------ */
+
+/*
+ * Who keeps which end of each channel; every other end is closed right after
+ * the fork (and every descriptor of ours at the CGI's exec, O_CLOEXEC):
+ *
+ *	channel		front		keeper			CGI
+ *	to_keeper	[1] writes	[0] reads signals
+ *	to_front	[0] reads	[1] writes TELL_*
+ *	out, err			[0] reads		[1] as fds 1, 2
+ *	front's sig	[0], [1]	its own (SIGCHLD)
+ *	front_pidfd			polls
+ *	fds 0, 1, 2	until exit	1, 2 until released	0 (stdin)
+ */
+static void
+keep_front_ends(struct request *rq)
+{
+	close(rq->to_keeper[0]);
+	close(rq->to_front[1]);
+	close(rq->out[0]);
+	close(rq->out[1]);
+	close(rq->err[0]);
+	close(rq->err[1]);
+	if (rq->front_pidfd >= 0)
+		close(rq->front_pidfd);
+}
+
+static void
+keep_keeper_ends(struct request *rq, int front_sig)
+{
+	close(front_sig);
+	close(sig_wfd);
+	close(rq->to_keeper[1]);
+	close(rq->to_front[0]);
+}
+
+/* The CGI has its ends now, and the server's stdin is its alone. */
+static void
+keep_keeper_ends_after_spawn(struct request *rq)
+{
+	close(rq->out[1]);
+	close(rq->err[1]);
+	close(STDIN_FILENO);
+}
+
 /* ---- the CGI ------------------------------------------------------------- */
 
 struct spawn {
@@ -2051,7 +2116,11 @@ struct spawn {
 enum { STEP_SETUP = 1, STEP_LIMIT, STEP_SWAPPED, STEP_EXEC };
 
 static const int rlimit_of[NLIMITS] = {
+#ifdef RLIMIT_AS
 	[L_CPU] = RLIMIT_CPU, [L_MEM] = RLIMIT_AS, [L_NPROC] = RLIMIT_NPROC,
+#else
+	[L_CPU] = RLIMIT_CPU, [L_MEM] = RLIMIT_DATA, [L_NPROC] = RLIMIT_NPROC,
+#endif
 	[L_FSIZE] = RLIMIT_FSIZE, [L_NOFILE] = RLIMIT_NOFILE,
 	[L_CORE] = RLIMIT_CORE,
 };
@@ -2224,9 +2293,9 @@ tell_front_what(struct keeper *k, int what, int value)
 	if (k->responded)
 		return;
 	k->responded = 1;
-	if (k->status >= 0) {
-		(void)write_all(k->status, (const char *)b, sizeof(b));
-		close_fd(&k->status);
+	if (k->to_front >= 0) {
+		(void)write_all(k->to_front, (const char *)b, sizeof(b));
+		close_fd(&k->to_front);
 	}
 }
 
@@ -2247,7 +2316,7 @@ exit_code(int wstatus)
 static void
 signal_cgi(struct keeper *k, int sig)
 {
-	if (sig > 0 && k->cgi > 1 && k->cgi_status < 0)
+	if (sig > 0 && k->cgi > 1 && k->cgi_wstatus < 0)
 		(void)kill(-k->cgi, sig);
 }
 
@@ -2660,17 +2729,17 @@ reap(struct keeper *k)
 			return;
 		}
 		if (pid == k->cgi)
-			k->cgi_status = ws;
+			k->cgi_wstatus = ws;
 	}
 	k->children = 1;
 }
 
 static void
-read_signals(struct keeper *k)
+reap_on_sigchld(struct keeper *k)
 {
 	unsigned char b[64];
 
-	while (read(k->sig, b, sizeof(b)) > 0)
+	while (read(k->sigchld, b, sizeof(b)) > 0)
 		;
 	reap(k);
 }
@@ -2682,18 +2751,18 @@ read_front(struct keeper *k)
 	unsigned char b[64];
 	ssize_t n, i;
 
-	n = read(k->ctl, b, sizeof(b));
+	n = read(k->from_front, b, sizeof(b));
 	if (n < 0)
 		return;
 	if (n == 0) {
-		close_fd(&k->ctl);
+		close_fd(&k->from_front);
 		abandon(k, "front-died", SIGTERM, 0);
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		if (is_abandon_signal(b[i])) {
 			k->responded = 1;	/* the front has exited */
-			close_fd(&k->status);
+			close_fd(&k->to_front);
 			abandon(k, "signal", b[i], 0);
 		} else if (k->phase == RUNNING)
 			signal_cgi(k, b[i]);
@@ -2932,12 +3001,12 @@ end_response(struct keeper *k)
 	for (i = 0; i < 64 && k->err.from >= 0 && relay(k, &k->err); i++)
 		;	/* what the CGI wrote to stderr goes first */
 	enter(k, ENDED);
-	if (k->cgi_status < 0 || k->children)
+	if (k->cgi_wstatus < 0 || k->children)
 		start_grace(k);
 	else
 		log_finished(k);	/* while --log=stderr still reaches the server */
 	publish_state(k);
-	tell_front(k, k->cgi_status >= 0 ? exit_code(k->cgi_status) : 0);
+	tell_front(k, k->cgi_wstatus >= 0 ? exit_code(k->cgi_wstatus) : 0);
 }
 
 /* Only once the front is a zombie, so the server never sees EOF first. */
@@ -2983,8 +3052,8 @@ log_finished(struct keeper *k)
 		return;
 	k->finish_logged = 1;
 	line_start(&l, "finished");
-	if (k->cgi_status >= 0)
-		line_addf(&l, "status", "%d", exit_code(k->cgi_status));
+	if (k->cgi_wstatus >= 0)
+		line_addf(&l, "status", "%d", exit_code(k->cgi_wstatus));
 	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
 	if (k->phase == ABANDONED)
 		line_add(&l, "after", "abandoned");
@@ -3028,7 +3097,7 @@ static void
 check_end(struct keeper *k)
 {
 	if (k->out.from < 0 && k->phase == RUNNING) {
-		if (k->cgi_status >= 0)
+		if (k->cgi_wstatus >= 0)
 			end_response(k);
 		else if (!k->at[LINGER])
 			k->at[LINGER] = now_ms() + LINGER_MS;
@@ -3042,7 +3111,7 @@ keeper_done(const struct keeper *k)
 {
 	if (k->phase == KILLED && !k->at[REAP])
 		return 1;
-	return k->cgi_status >= 0 && !k->children && k->out.from < 0 &&
+	return k->cgi_wstatus >= 0 && !k->children && k->out.from < 0 &&
 	    k->err.from < 0 && k->released;
 }
 
@@ -3067,11 +3136,11 @@ next_timeout(const struct keeper *k)
 static void
 check_front_fallback(struct keeper *k)
 {
-	if (k->rq->front_pidfd < 0 && k->ctl < 0 && getppid() != k->rq->front)
+	if (k->rq->front_pidfd < 0 && k->from_front < 0 && getppid() != k->rq->front)
 		k->front_zombie = 1;
 }
 
-enum { P_SIG, P_CTL, P_FRONT, P_OUT, P_ERR, P_SERVER_OUT, P_SERVER_ERR, NPOLL };
+enum { P_SIGCHLD, P_FROM_FRONT, P_FRONT, P_OUT, P_ERR, P_SERVER_OUT, P_SERVER_ERR, NPOLL };
 
 /* A full server side is waited for; the CGI's side is not read meanwhile. */
 static void
@@ -3080,8 +3149,8 @@ watch(const struct keeper *k, struct pollfd *p)
 	int listening = server_listening(k);
 
 	memset(p, 0, NPOLL * sizeof(*p));
-	p[P_SIG].fd = k->sig;
-	p[P_CTL].fd = k->ctl;
+	p[P_SIGCHLD].fd = k->sigchld;
+	p[P_FROM_FRONT].fd = k->from_front;
 	p[P_FRONT].fd = k->front_zombie ? -1 : k->rq->front_pidfd;
 	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
 	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
@@ -3090,7 +3159,7 @@ watch(const struct keeper *k, struct pollfd *p)
 	p[P_SERVER_OUT].events = k->out.full ? POLLOUT : 0;
 	p[P_SERVER_ERR].fd = listening && k->err.full ? STDERR_FILENO : -1;
 	p[P_SERVER_ERR].events = POLLOUT;
-	p[P_SIG].events = p[P_CTL].events = p[P_FRONT].events = POLLIN;
+	p[P_SIGCHLD].events = p[P_FROM_FRONT].events = p[P_FRONT].events = POLLIN;
 	p[P_OUT].events = p[P_ERR].events = POLLIN;
 }
 
@@ -3109,9 +3178,9 @@ server_ready(struct keeper *k, struct stream *s, short revents)
 static void
 dispatch(struct keeper *k, const struct pollfd *p)
 {
-	if (p[P_SIG].revents)
-		read_signals(k);
-	if (p[P_CTL].revents)
+	if (p[P_SIGCHLD].revents)
+		reap_on_sigchld(k);
+	if (p[P_FROM_FRONT].revents)
 		read_front(k);
 	if (p[P_FRONT].revents)
 		k->front_zombie = 1;
@@ -3163,8 +3232,8 @@ static void
 close_inherited(struct keeper *k)
 {
 	const struct request *rq = k->rq;
-	int keep[] = { rq->ctl[0], rq->status[1], rq->out[0], rq->out[1],
-	    rq->err[0], rq->err[1], rq->front_pidfd, log_fd, k->sig, sig_wfd };
+	int keep[] = { rq->to_keeper[0], rq->to_front[1], rq->out[0], rq->out[1],
+	    rq->err[0], rq->err[1], rq->front_pidfd, log_fd, k->sigchld, sig_wfd };
 	int n = (int)(sizeof(keep) / sizeof(keep[0])), i, lo = 3;
 
 	sort_fds(keep, n);
@@ -3193,44 +3262,67 @@ open_stream(struct stream *s, int from, int to)
 }
 
 static void
-become_keeper(struct request *rq, struct keeper *k, int front_sig)
+init_keeper(struct request *rq, struct keeper *k)
 {
-	int sp[2];
-	sigset_t set;
-
 	memset(k, 0, sizeof(*k));
 	k->rq = rq;
-	k->cgi_status = -1;
+	k->phase = RUNNING;
+	k->cgi_wstatus = -1;
 	k->children = 1;
 	k->splice_ok = 1;
 	k->chunk = RELAY_CHUNK;
-	k->ctl = rq->ctl[0];
-	k->status = rq->status[1];
+	k->from_front = rq->to_keeper[0];
+	k->to_front = rq->to_front[1];
 	open_stream(&k->out, rq->out[0], STDOUT_FILENO);
 	open_stream(&k->err, rq->err[0], STDERR_FILENO);
 	if (rq->cf.timeout_ms > 0)
 		k->at[TIMEOUT] = now_ms() + rq->cf.timeout_ms;
+}
+
+/* Out of the server's process group and session, and out of reach. */
+static void
+leave_server(void)
+{
 	(void)setsid();
 #ifdef __linux__
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		log_simple("failed", "reason", strerror(errno));
 #endif
-	close(front_sig);
-	close(sig_wfd);
-	close(rq->ctl[1]);
-	close(rq->status[0]);
+}
+
+/*
+ * The keeper's own self-pipe, for SIGCHLD.  sig_wfd is reassigned while
+ * every handled signal is still blocked (since take_signals), so on_signal
+ * cannot run between the front's pipe and ours.
+ */
+static void
+catch_sigchld(struct keeper *k)
+{
+	int sp[2];
+
 	if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_simple("failed", "reason", strerror(errno));
 		_exit(EXIT_FAILED);
 	}
-	k->sig = sp[0];
+	k->sigchld = sp[0];
 	sig_wfd = sp[1];
 	catch_signal(SIGCHLD, on_signal, NULL);
+}
+
+static void
+become_keeper(struct request *rq, struct keeper *k, int front_sig)
+{
+	sigset_t set;
+
+	init_keeper(rq, k);
+	leave_server();
+	keep_keeper_ends(rq, front_sig);
+	catch_sigchld(k);
 	close_inherited(k);
 	set_nonblock(k->out.from);
 	set_nonblock(k->err.from);
-	set_nonblock(k->ctl);
+	set_nonblock(k->from_front);
 	handled_set(&set);
 	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
@@ -3239,13 +3331,13 @@ become_keeper(struct request *rq, struct keeper *k, int front_sig)
 static int
 abandoned_before_start(struct keeper *k)
 {
-	struct pollfd p = { k->ctl, POLLIN, 0 };
+	struct pollfd p = { k->from_front, POLLIN, 0 };
 	unsigned char b[16];
 	ssize_t n, i;
 
 	if (poll(&p, 1, 0) <= 0)
 		return 0;
-	if ((n = read(k->ctl, b, sizeof(b))) <= 0)
+	if ((n = read(k->from_front, b, sizeof(b))) <= 0)
 		return n == 0;
 	for (i = 0; i < n; i++)
 		if (is_abandon_signal(b[i]))
@@ -3272,9 +3364,7 @@ keeper(struct request *rq, int front_sig)
 			tell_front(&k, fail_request_errno(EXIT_FAILED, "spawn"));
 		_exit(0);
 	}
-	close(rq->out[1]);
-	close(rq->err[1]);
-	close(STDIN_FILENO);
+	keep_keeper_ends_after_spawn(rq);
 	if (sp.err != 0)
 		(void)fail_spawn(&sp);	/* the status follows from its exit */
 	publish_state(&k);
@@ -3294,7 +3384,7 @@ forward_signals(const struct request *rq, int sig_rfd)
 
 	while ((n = read(sig_rfd, b, sizeof(b))) > 0)
 		for (i = 0; i < n; i++) {
-			(void)write_all(rq->ctl[1], (const char *)&b[i], 1);
+			(void)write_all(rq->to_keeper[1], (const char *)&b[i], 1);
 			if (is_abandon_signal(b[i]))
 				_exit(128 + b[i]);
 		}
@@ -3319,19 +3409,12 @@ take_over(struct request *rq, int sig_rfd, pid_t keeper, int err)
 static int
 front(struct request *rq, int sig_rfd, pid_t keeper)
 {
-	struct pollfd p[2] = { { sig_rfd, POLLIN, 0 }, { rq->status[0], POLLIN, 0 } };
+	struct pollfd p[2] = { { sig_rfd, POLLIN, 0 }, { rq->to_front[0], POLLIN, 0 } };
 	unsigned char b[2];
 	sigset_t set;
 	ssize_t n;
 
-	close(rq->ctl[0]);
-	close(rq->status[1]);
-	close(rq->out[0]);
-	close(rq->out[1]);
-	close(rq->err[0]);
-	close(rq->err[1]);
-	if (rq->front_pidfd >= 0)
-		close(rq->front_pidfd);
+	keep_front_ends(rq);
 	handled_set(&set);
 	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
@@ -3343,7 +3426,7 @@ front(struct request *rq, int sig_rfd, pid_t keeper)
 		forward_signals(rq, sig_rfd);	/* before the status */
 		if (!p[1].revents)
 			continue;
-		while ((n = read(rq->status[0], b, sizeof(b))) < 0 &&
+		while ((n = read(rq->to_front[0], b, sizeof(b))) < 0 &&
 		    errno == EINTR)
 			;
 		if (n == 2 && b[0] == TELL_EXIT)
@@ -3358,8 +3441,8 @@ front(struct request *rq, int sig_rfd, pid_t keeper)
 static void
 open_channels(struct request *rq, int sig[2])
 {
-	make_pipe(rq->ctl);
-	make_pipe(rq->status);
+	make_pipe(rq->to_keeper);
+	make_pipe(rq->to_front);
 	make_pipe(rq->out);
 	make_pipe(rq->err);
 	if (pipe2(sig, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -3772,11 +3855,11 @@ main(int argc, char *argv[])
 	apply_policy(&rq);
 	log_open(rq.cf.log);
 	refuse_root_cgi(&rq);
-	check_targets(&rq);
+	check_script(&rq);
 	asked = rq.path;
 	resolve_program(&rq);
 	make_script_absolute(&rq, asked);
-	if (rq.action)
+	if (rq.form == FORM_ACTION)
 		enter_script_dir(&rq);
 	scrub_environment(rq.cf.clean_env);
 	clock_gettime(CLOCK_MONOTONIC, &rq.start);
