@@ -3302,7 +3302,7 @@ catch_sigchld(struct keeper *k)
 	int sp[2];
 
 	if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
-		log_simple("failed", "reason", strerror(errno));
+		tell_front(k, fail_request_errno(EXIT_FAILED, "pipe"));
 		_exit(EXIT_FAILED);
 	}
 	k->sigchld = sp[0];
