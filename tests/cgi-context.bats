@@ -35,27 +35,16 @@ function cgi_env() {
 		HTTP_PROXY=http://proxy.invalid:3128)
 }
 
-# refused_500 MESSAGE: $status/$output/$stderr show a refusal with MESSAGE and the fixed
-# 500 response on stdout.
-function refused_500() {
-	[[ $status -eq 126 ]] || fail "status $status, want 126; stderr: $stderr; stdout: $output"
-	[[ $stderr == "$1" ]] || fail "stderr: $stderr
-want:   $1"
-	[[ ${lines[0]%$'\r'} == "Status: 500 Internal Server Error" ]] || fail "stdout: $output"
-	[[ ${lines[1]%$'\r'} == "Content-Type: text/plain" ]] || fail "stdout: $output"
-	[[ $output != *hello* ]] || fail "the CGI ran"
-}
-
 @test "as root in CGI context: refused with 126, the message, and a 500 response (#! form)" {
 	cgi_env "$PUB/hello.cgi"
 	run --separate-stderr env "${CGIENV[@]}" "$PUB/hello.cgi" 3>&-
-	refused_500 "cgiguard: refusing to run a CGI as root"
+	refused 126 "cgiguard: refusing to run a CGI as root"
 }
 
 @test "as root in CGI context: refused with 126, the message, and a 500 response (command line)" {
 	cgi_env "$PUB/hello.cgi"
 	run --separate-stderr env "${CGIENV[@]}" "$CGIGUARD" "$PUB/hello.cgi" 3>&-
-	refused_500 "cgiguard: refusing to run a CGI as root"
+	refused 126 "cgiguard: refusing to run a CGI as root"
 }
 
 @test "as root outside CGI context: runs" {
@@ -73,10 +62,13 @@ want:   $1"
 
 @test "as an unprivileged user in CGI context: the #! line's options are honoured (-t 1 gives 124)" {
 	cgi_env "$PUB/slow.cgi"
-	local t0=$EPOCHSECONDS
+	local t0
+	now_us
+	t0=$REPLY
 	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/slow.cgi" 3>&-
+	elapsed_ms "$t0"
 	[[ $status -eq 124 ]] || fail "status $status: $stderr"
-	((EPOCHSECONDS - t0 < 4))
+	((REPLY < 4000)) || fail "ended after $REPLY ms"
 }
 
 @test "a set-uid or set-gid cgiguard refuses to run" {
@@ -98,7 +90,7 @@ want:   $1"
 	chmod 4755 "$PUB/cgiguard-suid"
 	cgi_env "$PUB/hello.cgi"
 	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/cgiguard-suid" /bin/echo hello 3>&-
-	refused_500 "cgiguard: refusing to run set-id or with file capabilities"
+	refused 126 "cgiguard: refusing to run set-id or with file capabilities"
 }
 
 @test "--timeout before the CGI wrote a byte: a 504 response and 124; after it wrote, nothing added" {

@@ -11,7 +11,6 @@ setup() {
 	DATA=$T/data
 	seq -f 'old record %g' 100 >"$DATA"
 	seq -f 'new record %g' 100 >"$T/expected"
-	mkfifo "$T/pipe"
 }
 
 teardown() {
@@ -53,13 +52,6 @@ EOF
 	chmod +x "$T/seed.cgi"
 }
 
-# start_reader: the server's end of the CGI's output, read from the fifo $T/pipe.
-function start_reader() {
-	cat "$T/pipe" >"$T/response" 3>&- &
-	READER=$!
-	track "$READER"
-}
-
 # wait_truncated: the CGI has truncated the data file and holds it; sets SEED_PID.
 function wait_truncated() {
 	wait_file "$T/seed.id" 5 || fail "the seed CGI never truncated its file"
@@ -80,7 +72,7 @@ function apache_dance() {
 }
 
 @test "dance: without cgiguard, TERM + closed pipe, 3 s, KILL leaves the data file truncated (control)" {
-	start_reader
+	fifo_reader "$T/pipe" "$T/response"
 	# Apache prefork hands CGIs SIGPIPE ignored: the KILL, not a SIGPIPE, ends the CGI.
 	start_front cgi -i PIPE -1 "$T/pipe" -2 =1 -- "$T/seed.cgi" "$DATA" "$T"
 	wait_truncated
@@ -93,14 +85,14 @@ function apache_dance() {
 	kill_tracked KILL "$FRONT_PID"
 
 	wait_status cgi 5
-	[[ $STATUS == "signal 9" ]] || fail "control CGI ended with $STATUS"
+	expect_end "signal 9" "the control CGI, run without cgiguard"
 	[[ $(cat "$T/seed.signals") == TERM ]]
 	[[ ! -e $T/seed.done ]]
 	[[ ! -s $DATA ]] || fail "data file not truncated: $(wc -l <"$DATA") lines"
 }
 
 @test "dance: with cgiguard (SIGPIPE ignored, as under prefork) the data file is intact" {
-	start_reader
+	fifo_reader "$T/pipe" "$T/response"
 	start_front front -i PIPE -1 "$T/pipe" -2 =1 -- "$CGIGUARD" -g 10 "$T/seed.cgi" "$DATA" "$T"
 	wait_truncated
 	[[ $SEED_PID != "$FRONT_PID" ]]
@@ -108,8 +100,8 @@ function apache_dance() {
 	apache_dance "$FRONT_PID"
 
 	wait_status front 1
-	[[ $STATUS == "exit 143" ]] || fail "front ended with $STATUS"
-	poll 5 test -e "$T/seed.done" || fail "the CGI never finished; data: $(wc -c <"$DATA") bytes"
+	expect_end "exit 143"
+	wait_file "$T/seed.done" 5 || fail "the CGI never finished; data: $(wc -c <"$DATA") bytes"
 	cmp "$T/expected" "$DATA"
 	[[ $(cat "$T/seed.signals") == TERM ]]
 	wait_gone "$SEED_PID" 2
@@ -117,15 +109,15 @@ function apache_dance() {
 }
 
 @test "dance: with cgiguard (SIGPIPE default, as under mod_cgid) the CGI gets no SIGPIPE and the file is intact" {
-	start_reader
+	fifo_reader "$T/pipe" "$T/response"
 	start_front front -1 "$T/pipe" -2 =1 -- "$CGIGUARD" -g 10 "$T/seed.cgi" "$DATA" "$T"
 	wait_truncated
 
 	apache_dance "$FRONT_PID"
 
 	wait_status front 1
-	[[ $STATUS == "exit 143" ]] || fail "front ended with $STATUS"
-	poll 5 test -e "$T/seed.done" || fail "the CGI never finished; data: $(wc -c <"$DATA") bytes"
+	expect_end "exit 143"
+	wait_file "$T/seed.done" 5 || fail "the CGI never finished; data: $(wc -c <"$DATA") bytes"
 	cmp "$T/expected" "$DATA"
 	[[ $(cat "$T/seed.signals") == TERM ]]
 	wait_gone "$SEED_PID" 2

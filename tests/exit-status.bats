@@ -27,7 +27,7 @@ teardown() {
 	for sig in TERM:15 KILL:9 SEGV:11 HUP:1 ABRT:6; do
 		n=${sig#*:}
 		reaped "$CGIGUARD" --core=0 /bin/sh -c "kill -${sig%:*} \$\$"
-		[[ $STATUS == "exit $((128 + n))" ]] || fail "CGI died of ${sig%:*}: cgiguard ended with '$STATUS'"
+		expect_end "exit $((128 + n))" "the CGI died of ${sig%:*}"
 	done
 }
 

@@ -146,7 +146,7 @@ $(left_over)"
 @test "stdout on /dev/full: one cgiguard: line naming the write error, status 125" {
 	start_front full -1 /dev/full -2 "$T/err" -- "$CGIGUARD" -g 2 -v -l "$T/log" "$CGI" "$T"
 	wait_status full 5 || fail "the front did not end within 5 s"
-	[[ $STATUS == "exit 125" ]] || fail "$STATUS, not 125: $(cat "$T/err" "$T/log")"
+	expect_end "exit 125" "$(cat "$T/err" "$T/log")"
 	assert_nothing_left
 	local e
 	e=$(errors "$T/err")
@@ -162,7 +162,7 @@ $(cat "$T/err")"
 		# shellcheck disable=SC2086 # the options are words
 		start_front full -1 "$T/out" -2 /dev/full -- "$CGIGUARD" -g 2 $v "$CGI" "$T"
 		wait_status full 5 || fail "($v) the front did not end within 5 s"
-		[[ $STATUS == "exit 3" ]] || fail "($v) $STATUS, not the CGI's 3"
+		expect_end "exit 3" "($v)"
 		body_ok "$T/out" || fail "($v) incomplete response: $(cat "$T/out")"
 		! grep -q -e 'cgiguard' -e 'event=' "$T/out" || fail "($v) records on stdout: $(cat "$T/out")"
 		assert_nothing_left
@@ -172,7 +172,7 @@ $(cat "$T/err")"
 @test "stdout and stderr on /dev/full: the front ends with 125 and nothing is left" {
 	start_front full -1 /dev/full -2 /dev/full -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
 	wait_status full 5 || fail "the front did not end within 5 s"
-	[[ $STATUS == "exit 125" ]] || fail "$STATUS, not 125"
+	expect_end "exit 125"
 	assert_nothing_left
 }
 
@@ -214,7 +214,7 @@ EOF
 }
 
 # nofile_run N: run the static CGI under RLIMIT_NOFILE N, logging to syslog (a log file
-# would take a descriptor); sets STATUS.
+# would take a descriptor); sets ENDED.
 function nofile_run() {
 	[[ -n ${CLOSEFDS:-} ]] || write_closefds
 	start_front nofile -1 "$T/out" -2 "$T/err" -- \
@@ -227,10 +227,10 @@ function nofile_run() {
 	nofile_run 3
 	local e
 	e=$(errors "$T/err")
-	if [[ $STATUS == "exit 3" ]]; then
+	if [[ $ENDED == "exit 3" ]]; then
 		[[ $(cat "$T/out") == *"$BODY end" && -z $e ]] || fail "worked, but: $(cat "$T/out" "$T/err")"
 	else
-		[[ $STATUS == "exit 125" ]] || fail "$STATUS, not 125: $(cat "$T/err")"
+		expect_end "exit 125" "$(cat "$T/err")"
 		[[ $(grep -c . <<<"$e") -eq 1 ]] || fail "not one cgiguard: line: $(cat "$T/err")"
 		[[ $e != *cgiguard.conf* ]] || fail "blames the policy file, which is not what failed: $e"
 		[[ $e =~ descriptors|open\ files|NOFILE|nofile ]] || fail "does not say descriptors ran out: $e"
@@ -245,7 +245,7 @@ function nofile_run() {
 	for n in 3 4 5 6 7 8; do
 		nofile_run "$n"
 		e=$(errors "$T/err")
-		case $STATUS in
+		case $ENDED in
 		"exit 3")
 			[[ $(cat "$T/out") == "Content-Type: text/plain"*"$BODY end" && -z $e ]] ||
 				bad+=("$n: worked, but output '$(cat "$T/out")', stderr '$(cat "$T/err")'")
@@ -254,7 +254,7 @@ function nofile_run() {
 			[[ $(grep -c . <<<"$e") -eq 1 ]] || bad+=("$n: 125 without exactly one cgiguard: line: '$(cat "$T/err")'")
 			[[ ! -s $T/out ]] || bad+=("$n: 125, yet output: '$(cat "$T/out")'")
 			;;
-		*) bad+=("$n: $STATUS: '$(cat "$T/err")'") ;;
+		*) bad+=("$n: $ENDED: '$(cat "$T/err")'") ;;
 		esac
 		grep -q -e "$BODY" "$T/err" && bad+=("$n: the CGI's output on stderr")
 		poll 5 nothing_left || bad+=("$n: left behind: $(left_over)")
@@ -298,7 +298,7 @@ function nproc_setup() {
 }
 
 # nproc_run N [fork]: the request as the user under RLIMIT_NPROC N, with limits, umask, nice and a
-# variable to keep and one to drop. Sets STATUS and FRONT (the pid the server knows).
+# variable to keep and one to drop. Sets ENDED and FRONT (the pid the server knows).
 function nproc_run() {
 	start_front nproc -1 "$T/out" -2 "$T/err" -- \
 		env HTTP_PROXY=http://proxy.invalid:3128 FAULTS_MARK=kept \
@@ -330,7 +330,7 @@ function response_ok() {
 	base=$(user_tasks)
 	# The front is the user's base+1st process: the keeper's fork fails.
 	nproc_run $((base + 1))
-	[[ $STATUS == "exit 3" ]] || fail "$STATUS, not the CGI's 3: $(cat "$T/err")"
+	expect_end "exit 3" "$(cat "$T/err")"
 	response_ok "$FRONT" untried
 	[[ $(grep -c 'event=unshielded reason=[^ ]' "$T/err") -eq 1 ]] ||
 		fail "not one event=unshielded record: $(cat "$T/err")"
@@ -346,7 +346,7 @@ function response_ok() {
 	# The front and the keeper fit, the CGI does not. Once the keeper is gone (and reaped) the
 	# CGI, in the front's place, has room for one child: fork=ok proves the keeper is gone.
 	nproc_run $((base + 2)) fork
-	[[ $STATUS == "exit 3" ]] || fail "$STATUS, not the CGI's 3 (2 and 'Cannot fork': the keeper was still there): $(cat "$T/err")"
+	expect_end "exit 3" "with 2 and 'Cannot fork' the keeper was still there: $(cat "$T/err")"
 	response_ok "$FRONT" ok
 	[[ $(grep -c 'event=unshielded reason=[^ ]' "$T/err") -eq 1 ]] ||
 		fail "not one event=unshielded record: $(cat "$T/err")"
@@ -360,7 +360,7 @@ function response_ok() {
 	local base
 	base=$(user_tasks)
 	nproc_run $((base + 3))
-	[[ $STATUS == "exit 3" ]] || fail "$STATUS, not the CGI's 3: $(cat "$T/err")"
+	expect_end "exit 3" "$(cat "$T/err")"
 	response_ok "" untried
 	[[ $(sed -n 3p "$T/out") != "$BODY pid=$FRONT" ]] || fail "the CGI ran in the front's place"
 	! grep -q 'event=unshielded' "$T/err" || fail "unshielded with room to spare: $(cat "$T/err")"
@@ -375,7 +375,7 @@ function response_ok() {
 # log_fallback_ok PATH: the request worked; one cgiguard: line names PATH; records followed on
 # stderr.
 function log_fallback_ok() {
-	[[ $STATUS == "exit 3" ]] || fail "$STATUS, not the CGI's 3: $(cat "$T/err")"
+	expect_end "exit 3" "$(cat "$T/err")"
 	body_ok "$T/out" || fail "incomplete response: $(cat "$T/out")"
 	local e
 	e=$(errors "$T/err")
@@ -417,7 +417,7 @@ SIGS=CHLD,TERM,ALRM
 @test "parent ignores SIGCHLD, SIGTERM, SIGALRM: a request works" {
 	start_front ign -i "$SIGS" -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
 	wait_status ign 5 || fail "the front did not end within 5 s"
-	[[ $STATUS == "exit 3" ]] || fail "$STATUS, not the CGI's 3: $(cat "$T/err")"
+	expect_end "exit 3" "$(cat "$T/err")"
 	body_ok "$T/out" || fail "incomplete response: $(cat "$T/out")"
 	[[ -z $(errors "$T/err") ]] || fail "cgiguard complained: $(cat "$T/err")"
 	no_body "$T/err"
@@ -427,7 +427,7 @@ SIGS=CHLD,TERM,ALRM
 @test "parent blocks SIGCHLD, SIGTERM, SIGALRM: a request works" {
 	start_front blk -b "$SIGS" -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
 	wait_status blk 5 || fail "the front did not end within 5 s"
-	[[ $STATUS == "exit 3" ]] || fail "$STATUS, not the CGI's 3: $(cat "$T/err")"
+	expect_end "exit 3" "$(cat "$T/err")"
 	body_ok "$T/out" || fail "incomplete response: $(cat "$T/out")"
 	[[ -z $(errors "$T/err") ]] || fail "cgiguard complained: $(cat "$T/err")"
 	no_body "$T/err"
@@ -441,10 +441,10 @@ SIGS=CHLD,TERM,ALRM
 	local sent=$REPLY
 	kill -TERM "$FRONT_PID"
 	wait_status ign 2 || fail "the front did not end within 2 s of TERM"
-	[[ $STATUS == "exit 143" ]] || fail "$STATUS, not 143: $(cat "$T/err")"
+	expect_end "exit 143" "$(cat "$T/err")"
 	wait_gone_by $((sent + 3000000)) "$CGI_PID" || fail "the CGI outlived the 1 s grace by 2 s"
 	wait_gone "$CGI_PPID" 2 || fail "the keeper is still there"
-	[[ $(signal_set) == "CONT TERM" ]] || fail "the CGI got '$(signals_of)', not TERM once, then CONT"
+	expect_signals "CONT TERM"
 	assert_nothing_left
 }
 
@@ -464,7 +464,7 @@ function sig_pending() {
 	local sent=$REPLY
 	kill -TERM "$FRONT_PID"
 	wait_status blk 2 || fail "the front did not end within 2 s of TERM"
-	[[ $STATUS == "exit 143" ]] || fail "$STATUS, not 143: $(cat "$T/err")"
+	expect_end "exit 143" "$(cat "$T/err")"
 	poll 1 sig_pending "$CGI_PID" 15 || fail "TERM is not pending for the CGI (the server's mask blocks it)"
 	wait_gone_by $((sent + 3000000)) "$CGI_PID" || fail "the CGI outlived the 1 s grace by 2 s"
 	wait_gone "$CGI_PPID" 2 || fail "the keeper is still there"

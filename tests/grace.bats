@@ -55,7 +55,7 @@ function wait_stubborn() {
 	local abandoned=$REPLY
 	kill -TERM "$FRONT_PID"
 	wait_status front 1
-	[[ $STATUS == "exit 143" ]] || fail "front ended with '$STATUS'"
+	expect_end "exit 143"
 	# Shielded during the grace (judged only if this check runs well inside it)...
 	msleep 0.5
 	alive "$CGI" && alive "$SLEEPER" || {
@@ -72,9 +72,9 @@ function wait_stubborn() {
 	start_front front -1 "$T/out" -- "$CGIGUARD" -g 1 "$T/stubborn.cgi" "$T" exit
 	wait_stubborn
 	wait_status front 1 || fail "the front waited for the CGI's orphan"
-	[[ $STATUS == "exit 0" ]]
-	# The response ended at the latest when the front ended (END_NS, taken by its reaper).
-	local ended=$((END_NS / 1000))
+	expect_end "exit 0"
+	# The response ended at the latest when the front ended (END_US, taken by its reaper).
+	local ended=$END_US
 	grep -qx started "$T/out"
 	wait_gone_by $((ended + 2000000)) "$SLEEPER" || fail "orphan outlived grace + 1 s"
 	now_us
@@ -85,8 +85,8 @@ function wait_stubborn() {
 	start_front front -1 "$T/out" -- "$CGIGUARD" --timeout=1 -g 1 "$PROBE" run=30
 	wait_probe
 	wait_status front 3 || fail "front still running 3 s after start"
-	[[ $STATUS == "exit 124" ]] || fail "front ended with '$STATUS', want 'exit 124'"
-	[[ $(signal_set) == "CONT TERM" ]] || fail "CGI got: '$(signals_of)'"
+	expect_end "exit 124"
+	expect_signals "CONT TERM"
 	wait_gone "$CGI_PID" 2 || fail "CGI outlived timeout + grace + 1 s"
 	[[ ! -e $T/probe.done ]]
 }
@@ -106,7 +106,7 @@ function wait_stubborn() {
 	wait_probe
 	kill -TERM "$FRONT_PID"
 	wait_status front 1
-	[[ $STATUS == "exit 143" ]]
+	expect_end "exit 143"
 	wait_gone "$CGI_PID" 0.5 || fail "CGI still running 0.5 s after abandonment with -g 0"
 	[[ ! -e $T/probe.done ]]
 }

@@ -3,12 +3,14 @@
 # Every test starts real processes. Each one a test starts (and each CGI, keeper, process
 # group and session it learns about) is recorded under $BATS_TEST_TMPDIR and killed by pid in
 # teardown; anything still running whose arguments name this test's directories is killed too.
-# Waiting is done by polling with a bounded deadline (retry, poll, wait_gone, wait_file).
+# Waiting is done by polling with a bounded deadline (poll, poll_until, wait_gone, wait_file);
+# every time is taken from one clock, now_us (EPOCHREALTIME; the spawn fixture's END_US is the
+# same clock, gettimeofday).
 #
 # Run the suite under a subreaper, as PID 1 of the sandbox does not reap orphans:
 #     tini -s -- bats tests
 
-# shellcheck disable=SC2034 # the helpers set variables for the tests (STATUS, END_NS, SPAWN...)
+# shellcheck disable=SC2034 # the helpers set variables for the tests (ENDED, END_US, SPAWN...)
 bats_require_minimum_version 1.5.0
 
 CGIGUARD=${CGIGUARD:-$BATS_TEST_DIRNAME/../cgiguard}
@@ -96,35 +98,34 @@ function now_us() {
 	REPLY=$((10#${t/[.,]/}))
 }
 
-# retry ATTEMPTS DELAY cmd...: run cmd until it succeeds, at most ATTEMPTS times, DELAY s apart.
-function retry() {
-	local attempts=$1 delay=$2 i out=
-	shift 2
-	for ((i = 0; i < attempts; i++)); do
-		if out=$("$@" 2>&1); then
-			return 0
-		fi
-		msleep "$delay"
-	done
-	echo "retry: '$*' still failing after $attempts attempts ${delay}s apart: $out" >&2
-	return 1
+# elapsed_ms T0_US: milliseconds since T0_US (from now_us), in REPLY.
+function elapsed_ms() {
+	local t0=$1
+	now_us
+	REPLY=$(((REPLY - t0) / 1000))
 }
 
 # poll SECONDS cmd...: run cmd every 20 ms until it succeeds; fail after SECONDS.
 function poll() {
-	local secs=$1 end
+	local secs=$1
 	shift
 	now_us
-	end=$((REPLY + $(to_us "$secs")))
+	poll_until $((REPLY + $(to_us "$secs"))) "$@" && return 0
+	echo "poll: '$*' did not succeed within ${secs}s" >&2
+	return 1
+}
+
+# poll_until DEADLINE_US cmd...: run cmd every 20 ms until it succeeds; fail once the clock
+# (now_us) is past DEADLINE_US, with REPLY the time of the last try.
+function poll_until() {
+	local deadline=$1
+	shift
 	while :; do
 		if "$@" >/dev/null 2>&1; then
 			return 0
 		fi
 		now_us
-		if ((REPLY > end)); then
-			echo "poll: '$*' did not succeed within ${secs}s" >&2
-			return 1
-		fi
+		((REPLY <= deadline)) || return 1
 		msleep 0.02
 	done
 }
@@ -174,6 +175,9 @@ function alive() {
 	[[ -n $st && $st != Z && $st != X ]]
 }
 
+# not_alive PID: PID has ended: a zombie not yet reaped, or gone.
+function not_alive() { ! alive "$1"; }
+
 # gone PID: PID no longer exists at all (not even as a zombie).
 function gone() {
 	[[ ! -e /proc/$1 ]]
@@ -198,15 +202,9 @@ function zombie_hint() {
 # wait_gone_by DEADLINE_US PID: wait until PID is gone, at the latest at DEADLINE_US (epoch us).
 function wait_gone_by() {
 	local deadline=$1 pid=$2
-	while :; do
-		gone "$pid" && return 0
-		now_us
-		if ((REPLY > deadline)); then
-			echo "wait_gone_by: pid $pid still there $(((REPLY - deadline) / 1000)) ms after the deadline: $(ps -o pid=,ppid=,stat=,args= -p "$pid")$(zombie_hint "$pid")" >&2
-			return 1
-		fi
-		msleep 0.01
-	done
+	poll_until "$deadline" gone "$pid" && return 0
+	echo "wait_gone_by: pid $pid still there $(((REPLY - deadline) / 1000)) ms after the deadline: $(ps -o pid=,ppid=,stat=,args= -p "$pid")$(zombie_hint "$pid")" >&2
+	return 1
 }
 
 # track PID...: record processes for teardown (with their start time, against pid reuse).
@@ -288,7 +286,6 @@ function kill_everything() {
 	done
 	return 0
 }
-function not_alive() { ! alive "$1"; }
 
 # ---------------------------------------------------------------- running things
 
@@ -310,21 +307,37 @@ function start_front() {
 	track "$FRONT_PID"
 }
 
-# wait_status NAME [SECONDS]: wait for the front started as NAME to end. Sets STATUS to
-# "exit N" or "signal N", and END_NS to when it ended (ns since the epoch).
+# wait_status NAME [SECONDS]: wait for the front started as NAME to end. Sets ENDED to
+# "exit N" or "signal N" (bats' own $status is run's), and END_US to when it ended (us since
+# the epoch, the clock of now_us).
 function wait_status() {
 	wait_file "$T/$1.status" "${2:-5}" || return 1
 	{
-		read -r STATUS
-		read -r END_NS
+		read -r ENDED
+		read -r END_US
 	} <"$T/$1.status"
 }
 
-# reaped cmd...: run cmd to completion; sets STATUS to "exit N" or "signal N".
+# reaped cmd...: run cmd to completion; sets ENDED to "exit N" or "signal N".
 function reaped() {
 	rm -f "$T/.reaped.pid" "$T/.reaped.status"
 	"$SPAWN" -p "$T/.reaped.pid" -s "$T/.reaped.status" -- "$@" 3>&-
-	read -r STATUS <"$T/.reaped.status"
+	read -r ENDED <"$T/.reaped.status"
+}
+
+# expect_end WANT [DETAIL]: the front (wait_status, reaped) ended as WANT ("exit 143",
+# "signal 9"); else fail, with DETAIL (the front's stderr, say) after the two.
+function expect_end() {
+	[[ $ENDED == "$1" ]] || fail "the front ended with '$ENDED', want '$1'${2:+: $2}"
+}
+
+# fifo_reader FIFO OUT: the server's end of a CGI's output: FIFO (made if it is not there)
+# read into OUT in the background, as a server reads, until EOF or a kill. Sets READER.
+function fifo_reader() {
+	[[ -p $1 ]] || mkfifo "$1"
+	cat "$1" >"$2" 3>&- &
+	READER=$!
+	track "$READER"
 }
 
 # wait_probe [NAME] [SECONDS]: wait until the probe NAME runs with its handlers in place.
@@ -360,6 +373,41 @@ function signals_of() {
 # arrive together may run nested, so the file's order is not the order of delivery).
 function signal_set() {
 	signals_of "$@" | tr ' ' '\n' | sort | paste -sd' ' -
+}
+
+# expect_signals [-o] WANT: the probe received exactly the signals WANT (space separated,
+# "" for none), each as often as WANT names it. WANT is sorted, compared with signal_set;
+# with -o it is the order the probe noted them in, for signals sent one after the other.
+function expect_signals() {
+	local got
+	if [[ $1 == -o ]]; then
+		got=$(signals_of probe)
+		shift
+	else
+		got=$(signal_set probe)
+	fi
+	[[ $got == "$1" ]] || fail "the CGI got '$(signals_of)', want '$1'"
+}
+
+# wait_signal SIG [SECONDS]: wait until the probe has noted SIG (default 2 s).
+function wait_signal() {
+	poll "${2:-2}" grep -q "^$1 " "$T/probe.signals"
+}
+
+# ---------------------------------------------------------------- refusals
+
+# The page cgiguard answers with in CGI context when it refuses to run the CGI.
+PAGE_500=$'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nThe server could not run this script.'
+
+# refused STATUS MESSAGE: after `run --separate-stderr` of a request in CGI context: cgiguard
+# refused it with exit STATUS, exactly MESSAGE on stderr and the fixed 500 page, and nothing
+# else, on stdout (so the CGI did not run).
+# shellcheck disable=SC2154 # bats' run sets status, output and stderr
+function refused() {
+	[[ $status -eq $1 ]] || fail "status $status, want $1; stderr: $stderr; stdout: $output"
+	[[ $stderr == "$2" ]] || fail "stderr: $stderr
+want:   $2"
+	[[ $output == "$PAGE_500" ]] || fail "stdout, not the 500 page: $output"
 }
 
 # ---------------------------------------------------------------- unprivileged user
@@ -400,8 +448,8 @@ function write_spawn() {
 # Every signal starts at its default disposition and unblocked; then the comma-separated SIGS
 # of -i are ignored and those of -b blocked. -0/-1/-2 redirect stdin (default /dev/null),
 # stdout and stderr (-2 =1: same as stdout). With -p and -s spawn forks: the command's pid goes
-# to PIDFILE at once, and when it ends "exit N" or "signal N" and the end time (ns since the
-# epoch) go to STATUSFILE. Without them spawn execs the command in place.
+# to PIDFILE at once, and when it ends "exit N" or "signal N" and the end time (us since the
+# epoch, gettimeofday: the clock of now_us) go to STATUSFILE. Without them spawn execs the command in place.
 use strict; use warnings;
 use Config; use POSIX (); use Time::HiRes ();
 my %o = (i => '', b => '', 0 => '/dev/null');
@@ -452,7 +500,7 @@ if (defined $o{p} && defined $o{s}) {
     my $w = $?;
     my ($s, $us) = Time::HiRes::gettimeofday();
     my $how = ($w & 127) ? 'signal ' . ($w & 127) : 'exit ' . ($w >> 8);
-    write_atomic($o{s}, sprintf("%s\n%d%06d000\n", $how, $s, $us));
+    write_atomic($o{s}, sprintf("%s\n%d%06d\n", $how, $s, $us));
     exit 0;
 }
 child();

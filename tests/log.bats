@@ -84,13 +84,10 @@ function lower_hex() {
 }
 
 @test "abandoned because the output broke: reason=pipe signal=TERM" {
-	mkfifo "$T/pipe"
-	cat "$T/pipe" >"$T/out" 3>&- &
-	local reader=$!
-	track "$reader"
+	fifo_reader "$T/pipe" "$T/out"
 	start_front front -1 "$T/pipe" -- "$CGIGUARD" -g 5 --log="$LOG" "$PROBE" run=1 tick=0.05
 	wait_probe
-	kill -KILL "$reader"
+	kill -KILL "$READER"
 	logged "event=abandoned reason=pipe signal=TERM script=$(re_quote "$PROBE") pgid=$CGI_PGID"
 }
 

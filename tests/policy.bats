@@ -55,14 +55,6 @@ function action() {
 		"$G" "$@" 3>&-
 }
 
-# refused STATUS MESSAGE: a refusal with the fixed 500 page and MESSAGE on stderr.
-function refused() {
-	[[ $status -eq $1 ]] || fail "status $status, want $1; stderr: $stderr"
-	[[ $stderr == *"$2"* ]] || fail "stderr: '$stderr', want '$2'"
-	[[ $output == "Status: 500 Internal Server Error"* ]] || fail "stdout: '$output'"
-	[[ $output != *argv=* ]] || fail "the CGI ran: $output"
-}
-
 @test "handler mode runs the script Apache resolved, with its path info and the client's words after it" {
 	action /app/show.cgi/extra/info -g0 /bin/sh
 	[[ $status -eq 0 ]] || fail "status $status: $stderr"
@@ -98,15 +90,15 @@ function refused() {
 @test "handler mode without a root in the policy is refused, as is no policy at all" {
 	policy "grace = 5s"
 	action /app/show.cgi
-	refused 126 "handler mode needs a root in $CONF"
+	refused 126 "cgiguard: handler mode needs a root in $CONF"
 	rm -f "$CONF"
 	action /app/show.cgi
-	refused 126 "handler mode needs a root in $CONF"
+	refused 126 "cgiguard: handler mode needs a root in $CONF"
 }
 
 @test "traversal out of the root is refused" {
 	action /app/../../../../etc/passwd
-	refused 126 "leaves its root or passes a symlink"
+	refused 126 "cgiguard: $ROOT/app/../../../../etc/passwd: leaves its root or passes a symlink"
 }
 
 @test "a symlink to a script outside the root is refused" {
@@ -115,48 +107,48 @@ function refused() {
 	ln -s /run/cgiguard-outside.cgi "$ROOT/app/link.cgi"
 	action /app/link.cgi
 	rm -f /run/cgiguard-outside.cgi
-	refused 126 "$ROOT/app/link.cgi: a symlink (not followed)"
+	refused 126 "cgiguard: $ROOT/app/link.cgi: a symlink (not followed)"
 }
 
 @test "world-writable scripts and directories, and set-id scripts, are refused" {
 	chmod 0757 "$ROOT/app/show.cgi"
 	action /app/show.cgi
-	refused 126 "show.cgi: writable by group or others"
+	refused 126 "cgiguard: $ROOT/app/show.cgi: writable by group or others"
 	chmod 0755 "$ROOT/app/show.cgi"
 	chmod 0775 "$ROOT/app"
 	action /app/show.cgi
-	refused 126 "show.cgi: its directory is writable by group or others"
+	refused 126 "cgiguard: $ROOT/app/show.cgi: its directory is writable by group or others"
 	chmod 0755 "$ROOT/app"
 	chmod 4755 "$ROOT/app/show.cgi"
 	action /app/show.cgi
-	refused 126 "show.cgi: set-user-ID or set-group-ID"
+	refused 126 "cgiguard: $ROOT/app/show.cgi: set-user-ID or set-group-ID"
 }
 
 @test "refuse-own-files refuses a script owned by the user it would run as" {
 	policy "root = $ROOT" "refuse-own-files = yes"
 	chown "$CGI_UID" "$ROOT/app/show.cgi"
 	action /app/show.cgi
-	refused 126 "owned by the user it would run as"
+	refused 126 "cgiguard: $ROOT/app/show.cgi: owned by the user it would run as"
 }
 
 @test "a policy file writable by others, or in a directory writable by others, is refused" {
 	chmod 0666 "$CONF"
 	action /app/show.cgi
-	refused 125 "$CONF: not a regular file that only root can change"
+	refused 125 "cgiguard: $CONF: not a regular file that only root can change"
 	chmod 0644 "$CONF"
 	chmod 0777 "$CONFDIR"
 	action /app/show.cgi
 	chmod 0755 "$CONFDIR"
-	refused 125 "directory $CONFDIR is not owned by root or is writable by others"
+	refused 125 "cgiguard: $CONF: directory $CONFDIR is not owned by root or is writable by others"
 }
 
 @test "a policy file with an unknown setting or a bad value fails closed with its line" {
 	policy "root = $ROOT" "gracee = 5s"
 	action /app/show.cgi
-	refused 125 "$CONF:3: unknown setting 'gracee'"
+	refused 125 "cgiguard: $CONF:3: unknown setting 'gracee'"
 	policy "root = $ROOT" "grace = 5 years"
 	action /app/show.cgi
-	refused 125 "$CONF:3: --grace: invalid duration '5 years'"
+	refused 125 "cgiguard: $CONF:3: --grace: invalid duration '5 years'"
 }
 
 @test "the policy's caps win over a #! line" {
@@ -192,7 +184,7 @@ EOF
 	track "$cgi"
 	kill -TERM "$FRONT_PID"
 	wait_status slow 5
-	[[ $STATUS == "exit 143" ]] || fail "front: $STATUS"
+	expect_end "exit 143"
 	wait_gone "$cgi" 4 || fail "the CGI outlived the policy's 1 s grace"
 	poll 2 grep -q 'event=killed reason=grace' "$CONFDIR/log" || fail "$(cat "$CONFDIR/log")"
 }
@@ -200,7 +192,7 @@ EOF
 @test "root may run CGIs only where the policy allows it" {
 	run --separate-stderr env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$ROOT/app/show.cgi" \
 		"$G" "$ROOT/app/show.cgi" 3>&-
-	refused 126 "refusing to run a CGI as root"
+	refused 126 "cgiguard: refusing to run a CGI as root"
 	policy "root = $ROOT" "allow-root = yes"
 	run --separate-stderr env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$ROOT/app/show.cgi" \
 		"$G" "$ROOT/app/show.cgi" 3>&-
@@ -286,7 +278,7 @@ function at_most() {
 	chmod 0757 "$ROOT/app/show.cgi"
 	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 \
 		SCRIPT_FILENAME="$ROOT/app/show.cgi" "$G" show.cgi 3>&-
-	refused 126 "$ROOT/app/show.cgi: writable by group or others"
+	refused 126 "cgiguard: $ROOT/app/show.cgi: writable by group or others"
 }
 
 @test "handler mode runs the CGI in its own directory, as Apache would" {
@@ -323,10 +315,10 @@ function lighttpd_form() {
 	policy "root = /a" "root = /b" "root = /c" "root = /d" "root = /e" "root = /f" "root = /g" \
 		"root = /h" "root = /i"
 	action /app/show.cgi
-	refused 125 "$CONF:10: root: more than 8 roots"
+	refused 125 "cgiguard: $CONF:10: root: more than 8 roots"
 	policy "root = $ROOT" "log = logs/cgiguard.log"
 	action /app/show.cgi
-	refused 125 "$CONF:3: --log: 'logs/cgiguard.log' is not an absolute path"
+	refused 125 "cgiguard: $CONF:3: --log: 'logs/cgiguard.log' is not an absolute path"
 }
 
 # umask_of_cgi SERVER_UMASK [#! options]: the umask a #! CGI gets under a server's umask.

@@ -33,7 +33,7 @@ function read_ids() {
 		sh -c 'echo "$$ $PPID" >"$1/ids"; yes flood >&2; :' sh "$T"
 	read_ids || fail "the CGI did not start"
 	wait_status stall 4 || fail "the front did not end within 4 s: the keeper blocked"
-	[[ $STATUS == "exit 124" ]] || fail "front: $STATUS, not 124"
+	expect_end "exit 124"
 	wait_gone "$CGI_PID" 4 || fail "the CGI outlived its grace"
 	wait_gone "$KEEPER_PID" 4 || fail "the keeper did not end"
 	exec {held}>&-
@@ -109,11 +109,9 @@ EOF
 	chmod 0755 "$T/noisy.cgi"
 	start_front noisy -- "$POLICY_BIN" -v -g 10 "$T/noisy.cgi"
 	read_ids || fail "the CGI did not start"
-	now_us
-	local t0=$REPLY
 	kill -TERM "$FRONT_PID"
 	wait_status noisy 2 || fail "the front did not end at the TERM"
-	[[ $STATUS == "exit 143" ]] || fail "front: $STATUS"
+	expect_end "exit 143"
 	: >"$T/go"
 	poll 10 test -s "$T/syslog" || fail "nothing reached the test's syslog"
 	: >"$T/syslog.read"

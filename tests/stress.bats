@@ -81,12 +81,7 @@ function no_forkers() { [[ -z $(forkers_left) ]]; }
 
 # no_forkers_by DEADLINE_US: nothing of the forker is left, at the latest at DEADLINE_US.
 function no_forkers_by() {
-	while :; do
-		no_forkers && return 0
-		now_us
-		((REPLY <= $1)) || break
-		msleep 0.02
-	done
+	poll_until "$1" no_forkers && return 0
 	fail "left $(((REPLY - $1) / 1000)) ms after the deadline + 1 s:
 $(forkers_left)"
 }
@@ -100,7 +95,7 @@ $(forkers_left)"
 	track_session "$(<"$T/sid")"
 	! no_forkers || fail "the forker is not running"
 	wait_status fork 5 || fail "the front did not end"
-	[[ $STATUS == "exit 124" ]] || fail "$STATUS, not 124 (--timeout)"
+	expect_end "exit 124" "--timeout"
 	# The deadline: 300 ms of timeout and 200 ms of grace after the start.
 	no_forkers_by $((start + 500000 + 1000000))
 }
@@ -112,7 +107,7 @@ $(forkers_left)"
 	track_session "$(<"$T/sid")"
 	! no_forkers || fail "the forker is not running"
 	wait_status fork 5 || fail "the front did not end"
-	[[ $STATUS == "exit 0" ]] || fail "$STATUS, not the CGI's 0"
+	expect_end "exit 0"
 	# The grace starts when the response ends, which the front's end follows.
-	no_forkers_by $((END_NS / 1000 + 300000 + 1000000))
+	no_forkers_by $((END_US + 300000 + 1000000))
 }
