@@ -1189,22 +1189,27 @@ split_words(const char *script, char *arg, char **w)
 	return n;
 }
 
+static int
+is_script(const char *path)
+{
+	char head[2];
+	int fd, yes;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return 0;
+	yes = read(fd, head, 2) == 2 && memcmp(head, "#!", 2) == 0;
+	close(fd);
+	return yes;
+}
+
 /* Only the kernel starts us as [interp, "#! arg", script, ...]. */
 static int
 kernel_vouches(int argc, char **argv)
 {
 	const char *fn = exec_filename();
-	char head[2];
-	int fd, ok = 0;
 
-	if (argc < 3 || fn == NULL || strcmp(fn, argv[2]) != 0)
-		return 0;
-	if ((fd = open(argv[2], O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return 0;
-	ok = read(fd, head, 2) == 2 && memcmp(head, "#!", 2) == 0 &&
-	    is_self(argv[0]);
-	close(fd);
-	return ok;
+	return argc >= 3 && fn != NULL && strcmp(fn, argv[2]) == 0 &&
+	    is_script(argv[2]) && is_self(argv[0]);
 }
 
 static void
@@ -1753,7 +1758,8 @@ read_invocation(struct request *rq, int argc, char **argv)
 		read_shebang(rq, argc, argv);
 		return;
 	}
-	if (argc >= 2 && fn != NULL && strcmp(fn, argv[1]) == 0)
+	if (argc >= 2 && fn != NULL && strcmp(fn, argv[1]) == 0 &&
+	    is_script(argv[1]))	/* "#!/path/cgiguard" alone */
 		refuse_shebang(argv[1], "missing interpreter");
 	if (rq->cgi_context && sf != NULL && is_self(sf)) {
 		read_handler(rq, argc, argv);
