@@ -63,21 +63,39 @@ apache_config() {
 		# recipe:apache-cgi-bin
 		# CGIs as usual; a script opts in with its #! line:
 		#   #!$CGIGUARD $SHEBANG_OPTS /bin/sh
-		ScriptAlias /cgi-bin/ "$SITE/htdocs/cgi-bin/"
-		<Directory "$SITE/htdocs/cgi-bin">
-		    Require all granted
-		</Directory>
+		$(apache_cgi_dir /cgi-bin/ "$SITE/htdocs/cgi-bin")
 		# recipe:end
 
 		# recipe:apache-wrapper
 		# Unchanged scripts, each reached through a two-line shell wrapper:
 		#   #!/bin/sh
 		#   exec $CGIGUARD $SHEBANG_OPTS $SITE/htdocs/cgi-bin/NAME.cgi "\$@"
-		ScriptAlias /wrap-bin/ "$SITE/wrap-bin/"
-		<Directory "$SITE/wrap-bin">
+		$(apache_cgi_dir /wrap-bin/ "$SITE/wrap-bin")
+		# recipe:end
+	EOF
+}
+
+# apache_cgi_dir URL DIR: every file in DIR runs as a CGI at URL.
+apache_cgi_dir() {
+	cat <<-EOF
+		ScriptAlias $1 "$2/"
+		<Directory "$2">
 		    Require all granted
 		</Directory>
-		# recipe:end
+	EOF
+}
+
+# apache_action_dir DIR: every *.cgi beneath DIR runs through the handler,
+# $HANDLER_DIR/cgiguard (Action + AddHandler); the handler's own directory is a
+# ScriptAlias at /cgi-sys/.
+apache_action_dir() {
+	apache_cgi_dir /cgi-sys/ "$HANDLER_DIR"
+	cat <<-EOF
+		<Directory "$1">
+		    Options -ExecCGI
+		    AddHandler cgiguard-script .cgi
+		    Action cgiguard-script /cgi-sys/cgiguard
+		</Directory>
 	EOF
 }
 
@@ -123,15 +141,7 @@ apache_handler_config() {
 		#   install -m 755 cgiguard $HANDLER_DIR/cgiguard
 		# and in /etc/cgiguard.conf (owned by root, mode 0644):
 		#   root = $SITE/htdocs
-		ScriptAlias /cgi-sys/ "$HANDLER_DIR/"
-		<Directory "$HANDLER_DIR">
-		    Require all granted
-		</Directory>
-		<Directory "$SITE/htdocs">
-		    Options -ExecCGI
-		    AddHandler cgiguard-script .cgi
-		    Action cgiguard-script /cgi-sys/cgiguard
-		</Directory>
+		$(apache_action_dir "$SITE/htdocs")
 		# recipe:end
 
 		# Test only: a directory nobody may reach, and an alias that leaves the root.

@@ -100,17 +100,11 @@ shared_config() {
 		# recipe:apache-shared-scripts
 		# The tenant's #! scripts:
 		#   #!$CGIGUARD $SHEBANG_OPTS /bin/sh
-		ScriptAlias /cgi-bin/ "$SITE/htdocs/cgi-bin/"
-		<Directory "$SITE/htdocs/cgi-bin">
-		    Require all granted
-		</Directory>
+		$(apache_cgi_dir /cgi-bin/ "$SITE/htdocs/cgi-bin")
 		# or its unchanged scripts, each behind a shell wrapper the tenant owns:
 		#   #!/bin/sh
 		#   exec $CGIGUARD $SHEBANG_OPTS $SITE/htdocs/cgi-bin/NAME.cgi "\$@"
-		ScriptAlias /wrap-bin/ "$SITE/wrap-bin/"
-		<Directory "$SITE/wrap-bin">
-		    Require all granted
-		</Directory>
+		$(apache_cgi_dir /wrap-bin/ "$SITE/wrap-bin")
 		# recipe:end
 	EOF
 	[[ -n ${HANDLER_DIR:-} ]] || return 0
@@ -121,31 +115,13 @@ shared_config() {
 			# Under itk the admin's handler runs as the tenant too: every *.cgi beneath
 			# $SITE/htdocs/app runs through cgiguard, with /etc/cgiguard.conf naming
 			#   root = $SITE/htdocs
-			ScriptAlias /cgi-sys/ "$HANDLER_DIR/"
-			<Directory "$HANDLER_DIR">
-			    Require all granted
-			</Directory>
-			<Directory "$SITE/htdocs/app">
-			    Options -ExecCGI
-			    AddHandler cgiguard-script .cgi
-			    Action cgiguard-script /cgi-sys/cgiguard
-			</Directory>
+			$(apache_action_dir "$SITE/htdocs/app")
 			# recipe:end
 		EOF
 	else
 		# Test only: what an admin would write, and suexec refuses.
-		cat <<-EOF
-
-			ScriptAlias /cgi-sys/ "$HANDLER_DIR/"
-			<Directory "$HANDLER_DIR">
-			    Require all granted
-			</Directory>
-			<Directory "$SITE/htdocs/app">
-			    Options -ExecCGI
-			    AddHandler cgiguard-script .cgi
-			    Action cgiguard-script /cgi-sys/cgiguard
-			</Directory>
-		EOF
+		echo
+		apache_action_dir "$SITE/htdocs/app"
 	fi
 }
 
