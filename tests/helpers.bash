@@ -397,7 +397,8 @@ function wait_signal() {
 # ---------------------------------------------------------------- refusals
 
 # The page cgiguard answers with in CGI context when it refuses to run the CGI.
-PAGE_500=$'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nThe server could not run this script.'
+PAGE_500=$'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n'
+PAGE_500+='The server could not run this script.'
 
 # refused STATUS MESSAGE: after `run --separate-stderr` of a request in CGI context: cgiguard
 # refused it with exit STATUS, exactly MESSAGE on stderr and the fixed 500 page, and nothing
@@ -449,7 +450,8 @@ function write_spawn() {
 # of -i are ignored and those of -b blocked. -0/-1/-2 redirect stdin (default /dev/null),
 # stdout and stderr (-2 =1: same as stdout). With -p and -s spawn forks: the command's pid goes
 # to PIDFILE at once, and when it ends "exit N" or "signal N" and the end time (us since the
-# epoch, gettimeofday: the clock of now_us) go to STATUSFILE. Without them spawn execs the command in place.
+# epoch, gettimeofday: the clock of now_us) go to STATUSFILE. Without them spawn execs the
+# command in place.
 use strict; use warnings;
 use Config; use POSIX (); use Time::HiRes ();
 my %o = (i => '', b => '', 0 => '/dev/null');
