@@ -238,14 +238,143 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static double
-elapsed_s(const struct request *rq)
+static long long
+elapsed_us(const struct request *rq)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)(ts.tv_sec - rq->start.tv_sec) +
-	    (double)(ts.tv_nsec - rq->start.tv_nsec) / 1e9;
+	return (long long)(ts.tv_sec - rq->start.tv_sec) * 1000000 +
+	    (ts.tv_nsec - rq->start.tv_nsec) / 1000;
+}
+
+/* ---- formatting ---------------------------------------------------------- */
+
+/*
+ * format() is snprintf for the conversions this file uses: %s with an
+ * optional precision (%.20s, %.*s), %d %ld %lld, %lu %llu %zu, %llx with a
+ * zero-padded width, and %%.  Same truncation and return value as
+ * snprintf.  It keeps libc's printf machinery, stdio and its floating-point
+ * formatter out of the binary; times go through put_secs instead of %f.
+ */
+struct out {
+	char	*p;
+	size_t	 size, len;	/* len counts what did not fit too */
+};
+
+static void
+out_put(struct out *o, const char *s, size_t n)
+{
+	size_t room = o->len + 1 < o->size ? o->size - 1 - o->len : 0;
+
+	memcpy(o->p + o->len, s, n < room ? n : room);
+	o->len += n;
+}
+
+static void
+out_num(struct out *o, unsigned long long v, int neg, unsigned base,
+    int width)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v > 0);
+	while (n < width && n < (int)sizeof(tmp) - 1)
+		tmp[sizeof(tmp) - 1 - n++] = '0';
+	if (neg)
+		tmp[sizeof(tmp) - 1 - n++] = '-';
+	out_put(o, tmp + sizeof(tmp) - n, (size_t)n);
+}
+
+static int
+vformat(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	struct out o = { buf, size, 0 };
+	const char *s;
+	long long v;
+	int width, prec, lng;
+
+	for (; *fmt != '\0'; fmt++) {
+		if (*fmt != '%') {
+			out_put(&o, fmt, 1);
+			continue;
+		}
+		width = 0;
+		prec = -1;
+		lng = 0;
+		for (fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
+			width = width * 10 + (*fmt - '0');
+		if (*fmt == '.') {
+			prec = 0;
+			if (*++fmt == '*') {
+				prec = va_arg(ap, int);
+				fmt++;
+			} else
+				for (; *fmt >= '0' && *fmt <= '9'; fmt++)
+					prec = prec * 10 + (*fmt - '0');
+		}
+		for (; *fmt == 'l' || *fmt == 'z'; fmt++)
+			lng = *fmt == 'z' ? 3 : lng + 1;
+		if (*fmt == '\0')
+			break;
+		switch (*fmt) {
+		case 's':
+			s = va_arg(ap, const char *);
+			out_put(&o, s, prec >= 0 ? strnlen(s, (size_t)prec) :
+			    strlen(s));
+			break;
+		case 'd':
+			v = lng == 0 ? va_arg(ap, int) : lng == 1 ?
+			    va_arg(ap, long) : va_arg(ap, long long);
+			out_num(&o, v < 0 ? 0ULL - (unsigned long long)v :
+			    (unsigned long long)v, v < 0, 10, width);
+			break;
+		case 'u':
+		case 'x':
+			out_num(&o, lng == 0 ? va_arg(ap, unsigned) : lng == 1 ?
+			    va_arg(ap, unsigned long) : lng == 2 ?
+			    va_arg(ap, unsigned long long) : va_arg(ap, size_t),
+			    0, *fmt == 'x' ? 16 : 10, width);
+			break;
+		case '%':
+			out_put(&o, "%", 1);
+			break;
+		default:	/* not used in this file */
+			out_put(&o, fmt, 1);
+			break;
+		}
+	}
+	if (size > 0)
+		buf[o.len < size ? o.len : size - 1] = '\0';
+	return o.len > INT_MAX ? INT_MAX : (int)o.len;
+}
+
+static int	 format(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static int
+format(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vformat(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* us microseconds as seconds with two decimals, rounded: "4.21s". */
+static const char *
+put_secs(char buf[32], long long us)
+{
+	long long cs = us < 0 ? 0 : (us + 5000) / 10000;
+
+	format(buf, 32, "%lld.%02ds", cs / 100, (int)(cs % 100));
+	return buf;
 }
 
 /* ---- signal names -------------------------------------------------------- */
@@ -272,7 +401,7 @@ signal_name(int sig)
 	for (i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
 		if (signal_names[i].num == sig)
 			return signal_names[i].name;
-	snprintf(num, sizeof(num), "%d", sig);
+	format(num, sizeof(num), "%d", sig);
 	return num;
 }
 
@@ -343,7 +472,7 @@ line_addf(struct line *l, const char *key, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(value, sizeof(value), fmt, ap);
+	vformat(value, sizeof(value), fmt, ap);
 	va_end(ap);
 	line_add(l, key, value);
 }
@@ -511,16 +640,42 @@ save_request_fields(void)
 
 	for (i = 0; i < NREQUEST_VARS; i++)
 		if ((v = getenv(request_vars[i][1])) != NULL)
-			snprintf(request_field[i], sizeof(request_field[i]),
+			format(request_field[i], sizeof(request_field[i]),
 			    "%s", v);
+}
+
+/*
+ * "YYYY-MM-DDTHH:MM:SSZ " for t, as gmtime_r and strftime would write it,
+ * without their time-zone code: the civil date of a day count is Howard
+ * Hinnant's days-to-civil, in eras of 400 years from 0000-03-01.
+ */
+static void
+utc_stamp(char *buf, size_t size, time_t t)
+{
+	long long days = (long long)t / 86400, secs = (long long)t % 86400;
+	long long era, doe, yoe, doy, mp, y, m, d;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468;			/* from 1970-01-01 to 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;			/* [0, 146096] */
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	/* [0, 365] */
+	mp = (5 * doy + 2) / 153;			/* March is 0 */
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	format(buf, size, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ ", y, m,
+	    d, secs / 3600, secs / 60 % 60, secs % 60);
 }
 
 static void
 log_line(struct line *l)
 {
 	char out[2200], stamp[32] = "";
-	struct tm tm;
-	time_t t;
 	int n, i;
 
 	for (i = 0; i < NREQUEST_VARS; i++)
@@ -528,13 +683,9 @@ log_line(struct line *l)
 			line_add(l, request_vars[i][0], request_field[i]);
 	if (log_dropped > 0)
 		line_addf(l, "dropped", "%lu", log_dropped);
-	if (log_to == LOG_FILE) {
-		t = time(NULL);
-		if (gmtime_r(&t, &tm) != NULL)
-			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ",
-			    &tm);
-	}
-	n = snprintf(out, sizeof(out), "%s%scgiguard[%ld]: %s\n",
+	if (log_to == LOG_FILE)
+		utc_stamp(stamp, sizeof(stamp), time(NULL));
+	n = format(out, sizeof(out), "%s%scgiguard[%ld]: %s\n",
 	    log_to == LOG_SYSLOG ? "<29>" : "", stamp, (long)getpid(), l->buf);
 	if (n <= 0)
 		return;
@@ -552,7 +703,7 @@ static void
 say(const char *msg)
 {
 	char out[PATH_MAX + 600];
-	int n = snprintf(out, sizeof(out), "cgiguard: %s\n", msg);
+	int n = format(out, sizeof(out), "cgiguard: %s\n", msg);
 
 	if (n > 0)
 		(void)write_or_drop(STDERR_FILENO, sink_of(STDERR_FILENO), out,
@@ -586,7 +737,7 @@ log_open(const char *target)
 		log_sink = sink_of(log_fd);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "--log: %s: %s; logging to stderr", target,
+	format(msg, sizeof(msg), "--log: %s: %s; logging to stderr", target,
 	    strerror(errno));
 	log_to_stderr();
 	say(msg);
@@ -645,7 +796,7 @@ fail_request(int status, const char *msg)
 {
 	char line[sizeof(die_context) + 512];
 
-	snprintf(line, sizeof(line), "%s%s", die_context, msg);
+	format(line, sizeof(line), "%s%s", die_context, msg);
 	report(status == EXIT_CANNOT ? "refused" : "failed", line);
 	if (the_request != NULL && the_request->cgi_context)
 		(void)write_or_drop(STDOUT_FILENO, sink_of(STDOUT_FILENO),
@@ -657,7 +808,7 @@ fail_request_errno(int status, const char *what)
 {
 	char msg[512];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	format(msg, sizeof(msg), "%s: %s", what, strerror(errno));
 	fail_request(status, msg);
 	return status;
 }
@@ -669,7 +820,7 @@ die(int status, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fail_request(status, msg);
 	leave(status);
@@ -687,7 +838,7 @@ usage_error(const char *fmt, const char *arg)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), fmt, arg);
+	format(msg, sizeof(msg), fmt, arg);
 	die(EXIT_FAILED, "%s (see cgiguard --help)", msg);
 }
 
@@ -833,7 +984,7 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 {
 	char opt[32];
 
-	snprintf(opt, sizeof(opt), "--%s", options[id].name);
+	format(opt, sizeof(opt), "--%s", options[id].name);
 	switch (id) {
 	case O_GRACE:	cf->grace_ms = parse_duration(opt, v); break;
 	case O_TIMEOUT:	cf->timeout_ms = parse_duration(opt, v); break;
@@ -869,8 +1020,8 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 	case O_CLEAN_ENV: cf->clean_env = 1; break;
 	case O_HELP:	usage(); break;
 	case O_VERSION:
-		printf("cgiguard " VERSION "\n");
-		fflush(stdout);
+		(void)write_all(STDOUT_FILENO, "cgiguard " VERSION "\n",
+		    sizeof("cgiguard " VERSION "\n") - 1);
 		leave(0);
 	case O_LIST:
 	case O_DRAIN:	refuse_admin(options[id].name);
@@ -926,7 +1077,7 @@ parse_long(struct config *cf, char **w, int left)
 	if (id < 0) {
 		char opt[64];
 
-		snprintf(opt, sizeof(opt), "--%.*s", (int)(len > 40 ? 40 : len),
+		format(opt, sizeof(opt), "--%.*s", (int)(len > 40 ? 40 : len),
 		    name);
 		usage_error("unknown option '%s'", opt);
 	}
@@ -986,7 +1137,7 @@ parse_options(struct config *cf, int n, char **w)
 static void
 usage(void)
 {
-	printf(
+	static const char text[] =
 "usage: cgiguard [options] [--] program [arg ...]\n"
 "       #!/path/to/cgiguard [options] /absolute/interpreter [arg]\n"
 "       cgiguard --list | --drain[=DURATION]\n"
@@ -1026,8 +1177,9 @@ usage(void)
 "  124    --timeout fired, or --drain ran out of time\n"
 "  125    cgiguard itself failed (usage, resources, output error)\n"
 "  126    program found but not runnable, or refused\n"
-"  127    program not found\n");
-	fflush(stdout);
+"  127    program not found\n";
+
+	(void)write_all(STDOUT_FILENO, text, sizeof(text) - 1);
 	leave(0);
 }
 
@@ -1290,7 +1442,7 @@ check_policy_owner(int fd)
 	    (st.st_mode & 022))
 		die(EXIT_FAILED, "%s: not a regular file that only root can "
 		    "change", CGIGUARD_CONF);
-	snprintf(dir, sizeof(dir), "%s", CGIGUARD_CONF);
+	format(dir, sizeof(dir), "%s", CGIGUARD_CONF);
 	while ((slash = strrchr(dir, '/')) != NULL) {
 		slash[slash == dir] = '\0';
 		if (stat(dir, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))
@@ -1343,7 +1495,7 @@ parse_policy(char *text)
 	for (line = text; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		snprintf(die_context, sizeof(die_context), "%s:%d: ",
+		format(die_context, sizeof(die_context), "%s:%d: ",
 		    CGIGUARD_CONF, ++lineno);
 		line = trim(line);
 		if (*line == '\0' || *line == '#')
@@ -1543,9 +1695,9 @@ check_script_modes(const char *path)
 	char dir[PATH_MAX], *slash;
 	struct stat st, dst;
 
-	snprintf(dir, sizeof(dir), "%s", path);
+	format(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
+		format(dir, sizeof(dir), ".");
 	else
 		slash[slash == dir] = '\0';
 	if (lstat(path, &st) < 0 || stat(dir, &dst) < 0)
@@ -1566,7 +1718,7 @@ check_target(struct request *rq, const char *path)
 	if (root == NULL)
 		die(EXIT_CANNOT, "%s: not beneath a root named in %s", path,
 		    CGIGUARD_CONF);
-	snprintf(rel, sizeof(rel), "%s", path + skip);
+	format(rel, sizeof(rel), "%s", path + skip);
 	base = strrchr(rel, '/');
 	*base++ = '\0';
 	if ((rootfd = open(root, O_LOOKUP | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -1600,7 +1752,7 @@ split_translated(const char *pt, const char **rest)
 	char *p, c;
 
 	if (pt == NULL || pt[0] != '/' ||
-	    snprintf(buf, sizeof(buf), "%s", pt) >= (int)sizeof(buf))
+	    format(buf, sizeof(buf), "%s", pt) >= (int)sizeof(buf))
 		die(EXIT_CANNOT, "handler: no usable PATH_TRANSLATED");
 	for (p = buf + 1; ; p++) {
 		if (*p != '/' && *p != '\0')
@@ -1637,10 +1789,10 @@ set_handler_env(const char *target, const char *rest)
 
 	set_env("SCRIPT_FILENAME", target);
 	if (pi != NULL && np >= nr && strcmp(pi + np - nr, rest) == 0) {
-		snprintf(buf, sizeof(buf), "%.*s", (int)(np - nr), pi);
+		format(buf, sizeof(buf), "%.*s", (int)(np - nr), pi);
 		set_env("SCRIPT_NAME", buf);
 	}
-	snprintf(buf, sizeof(buf), "%s%s", dr ? dr : "", rest);
+	format(buf, sizeof(buf), "%s%s", dr ? dr : "", rest);
 	set_env("PATH_INFO", *rest ? rest : NULL);
 	set_env("PATH_TRANSLATED", *rest && dr ? buf : NULL);
 }
@@ -1674,7 +1826,7 @@ enter_script_dir(const struct request *rq)
 {
 	char dir[PATH_MAX], *slash;
 
-	snprintf(dir, sizeof(dir), "%s", rq->path);
+	format(dir, sizeof(dir), "%s", rq->path);
 	if ((slash = strrchr(dir, '/')) == NULL)
 		return;
 	slash[slash == dir] = '\0';
@@ -1797,7 +1949,7 @@ resolve_program(struct request *rq)
 		if (end == NULL)
 			end = p + strlen(p);
 		/* An empty element is the CGI's directory: no place to look. */
-		if (end > p && snprintf(buf, sizeof(buf), "%.*s/%s",
+		if (end > p && format(buf, sizeof(buf), "%.*s/%s",
 		    (int)(end - p), p, rq->path) < (int)sizeof(buf)) {
 			if ((e = check_runnable(buf)) == 0) {
 				rq->path = buf;
@@ -1824,7 +1976,7 @@ make_script_absolute(struct request *rq, const char *asked)
 		rq->script = rq->path;	/* found through PATH */
 	if (rq->script[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
 		return;
-	if (snprintf(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
+	if (format(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
 	    (int)sizeof(buf))
 		rq->script = buf;
 }
@@ -2121,13 +2273,13 @@ fail_spawn(const struct spawn *sp)
 	char msg[PATH_MAX + 128];
 
 	if (sp->step == STEP_EXEC)
-		snprintf(msg, sizeof(msg), "%s: %s", sp->rq->path,
+		format(msg, sizeof(msg), "%s: %s", sp->rq->path,
 		    strerror(sp->err));
 	else if (sp->step == STEP_SWAPPED)
-		snprintf(msg, sizeof(msg), "%s: changed since it was checked",
+		format(msg, sizeof(msg), "%s: changed since it was checked",
 		    sp->rq->path);
 	else
-		snprintf(msg, sizeof(msg), "cannot set up the CGI: %s",
+		format(msg, sizeof(msg), "cannot set up the CGI: %s",
 		    strerror(sp->err));
 	fail_request(spawn_status(sp), msg);
 	return spawn_status(sp);
@@ -2255,13 +2407,32 @@ static int
 read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
+	unsigned long long v;
+	int field;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	format(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
 	    (p = strrchr(buf, ')')) == NULL)
 		return -1;
-	return sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%*u %*u %*d %*d %*d %*d %*d %*d %llu", ppid, start) == 2 ? 0 : -1;
+	/* After the name: state (field 3), ppid (4), ... starttime (22). */
+	for (p++, field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (field == 4 || field == 22) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			for (v = 0; *p >= '0' && *p <= '9'; p++)
+				v = v * 10 + (unsigned)(*p - '0');
+			if (field == 4)
+				*ppid = (pid_t)v;
+			else
+				*start = v;
+		} else if (*p == '\0')
+			return -1;
+		while (*p != ' ' && *p != '\0')
+			p++;
+	}
+	return 0;
 }
 
 /* Signal by pidfd, after checking the pid still is the process we saw. */
@@ -2372,13 +2543,13 @@ add_children(struct tree *t, pid_t pid)
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	format(path, sizeof(path), "/proc/%ld/task", (long)pid);
 	if ((d = opendir(path)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/children",
+		format(path, sizeof(path), "/proc/%ld/task/%.20s/children",
 		    (long)pid, de->d_name);
 		add_listed(t, path);
 	}
@@ -2420,7 +2591,7 @@ kill_tree(struct keeper *k)
 	size_t before, i;
 	int round, listed;
 
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)self,
+	format(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)self,
 	    (long)self);
 	listed = access(path, R_OK) == 0;
 	signal_cgi(k, SIGSTOP);
@@ -2471,7 +2642,7 @@ survivor_name(const struct keeper *k, char *name, size_t size)
 		h = (h ^ (unsigned long long)st.st_dev) * 1099511628211ULL;
 		h = (h ^ (unsigned long long)st.st_ino) * 1099511628211ULL;
 	}
-	snprintf(name, size, "cg:%012llx", h & 0xffffffffffffULL);
+	format(name, size, "cg:%012llx", h & 0xffffffffffffULL);
 }
 
 #ifdef __linux__
@@ -2481,7 +2652,7 @@ real_uid_of(const char *pid)
 	char path[64], buf[2048], *p, *end;
 	long uid;
 
-	snprintf(path, sizeof(path), "/proc/%.20s/status", pid);
+	format(path, sizeof(path), "/proc/%.20s/status", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
 	    (p = strstr(buf, "\nUid:")) == NULL)
 		return -1;
@@ -2502,14 +2673,14 @@ count_survivors(const char *name, int *user, int *script)
 	DIR *d;
 
 	*user = *script = 0;
-	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	format(self, sizeof(self), "%ld", (long)getpid());
 	if ((d = opendir("/proc")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
 		    strcmp(de->d_name, self) == 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/comm", de->d_name);
+		format(path, sizeof(path), "/proc/%.20s/comm", de->d_name);
 		if (read_small(path, comm, sizeof(comm)) < 0 ||
 		    strncmp(comm, "cg:", 3) != 0 ||
 		    real_uid_of(de->d_name) != (long)getuid())
@@ -2557,13 +2728,14 @@ start_grace(struct keeper *k)
 	long long grace = k->rq->cf.grace_ms;
 	const char *full;
 	struct line l;
+	char secs[32];
 
 	if (!take_survivor_slot(k, &full)) {
 		if (grace > SERVER_GRACE_MS)
 			grace = SERVER_GRACE_MS;
 		line_start(&l, "no-slot");
 		line_add(&l, "cap", full);
-		line_addf(&l, "grace", "%.2fs", (double)grace / 1000);
+		line_add(&l, "grace", put_secs(secs, grace * 1000));
 		line_add(&l, "script", k->rq->script);
 		log_line(&l);
 	}
@@ -2696,7 +2868,7 @@ output_failed(struct keeper *k, struct stream *s, int err)
 	if (err == EPIPE || err == ECONNRESET)
 		server_gone(k);
 	else if (s == &k->out) {
-		snprintf(msg, sizeof(msg), "stdout: %s", strerror(err));
+		format(msg, sizeof(msg), "stdout: %s", strerror(err));
 		report("failed", msg);
 		abandon(k, "output-error", SIGTERM, EXIT_FAILED);
 	}
@@ -2928,11 +3100,12 @@ static void
 log_killed(struct keeper *k, int processes)
 {
 	struct line l;
+	char secs[32];
 
 	line_start(&l, "killed");
 	line_add(&l, "reason", k->abandoned &&
 	    strcmp(k->abandon_reason, "timeout") == 0 ? "timeout" : "grace");
-	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
+	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
 	line_addf(&l, "processes", "%d", processes);
 	line_add(&l, "script", k->rq->script);
 	log_line(&l);
@@ -2942,6 +3115,7 @@ static void
 log_finished(struct keeper *k)
 {
 	struct line l;
+	char secs[32];
 
 	if (k->killed || k->finish_logged ||
 	    (!k->abandoned && !k->rq->cf.verbose))
@@ -2950,7 +3124,7 @@ log_finished(struct keeper *k)
 	line_start(&l, "finished");
 	if (k->cgi_status >= 0)
 		line_addf(&l, "status", "%d", exit_code(k->cgi_status));
-	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
+	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
 	if (k->abandoned)
 		line_add(&l, "after", "abandoned");
 	else if (k->grace_at)
@@ -3381,7 +3555,7 @@ save_script(struct request *rq)
 {
 	static char saved[PATH_MAX];
 
-	snprintf(saved, sizeof(saved), "%s", rq->script);
+	format(saved, sizeof(saved), "%s", rq->script);
 	rq->script = saved;
 	return saved;
 }
@@ -3416,7 +3590,7 @@ publish_state(const struct keeper *k)
 		deadline = 0;
 	else
 		deadline = k->abandoned || k->ended ? k->grace_at : k->timeout_at;
-	n = snprintf(title, title_size, MARK "state=%s start=%lld deadline=%lld "
+	n = format(title, title_size, MARK "state=%s start=%lld deadline=%lld "
 	    "pgid=%ld script=%s", state_name(k), (long long)rq->start.tv_sec *
 	    1000 + rq->start.tv_nsec / 1000000, deadline, (long)k->cgi, script);
 	if (n < 0)
@@ -3495,7 +3669,7 @@ read_mark(const char *pid, char *buf, size_t size, struct mark *m)
 	char path[64], again[MARK_MAX + 1];
 	int tries;
 
-	snprintf(path, sizeof(path), "/proc/%.20s/cmdline", pid);
+	format(path, sizeof(path), "/proc/%.20s/cmdline", pid);
 	for (tries = 0; tries < 3; tries++) {
 		if (read_small(path, buf, size) < 0 ||
 		    strncmp(buf, MARK, sizeof(MARK) - 1) != 0 ||
@@ -3513,7 +3687,7 @@ cgroup_of(const char *pid, char *out, size_t size)
 {
 	char path[64], buf[4096], *p, *e;
 
-	snprintf(path, sizeof(path), "/proc/%.20s/cgroup", pid);
+	format(path, sizeof(path), "/proc/%.20s/cgroup", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
 	if (strncmp(buf, "0::", 3) == 0)
@@ -3528,7 +3702,7 @@ cgroup_of(const char *pid, char *out, size_t size)
 		*e = '\0';
 	if (*p != '/')
 		return -1;
-	snprintf(out, size, "%s", p);
+	format(out, size, "%s", p);
 	return 0;
 }
 
@@ -3575,11 +3749,11 @@ user_name(int uid, char *out, size_t size)
 			continue;
 		if (c2[1] >= '0' && c2[1] <= '9' &&
 		    strtol(c2 + 1, &e, 10) == uid && *e == ':') {
-			snprintf(out, size, "%.*s", (int)(c1 - line), line);
+			format(out, size, "%.*s", (int)(c1 - line), line);
 			return out;
 		}
 	}
-	snprintf(out, size, "%d", uid);
+	format(out, size, "%d", uid);
 	return out;
 }
 
@@ -3589,7 +3763,7 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
     const struct mark *m, const char *cg, long long now)
 {
 	struct line l;
-	char user[64];
+	char user[64], secs[32];
 
 	l.len = 0;
 	l.buf[0] = '\0';
@@ -3598,13 +3772,13 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
 	line_add(&l, "user", user_name(uid, user, sizeof(user)));
 	line_add(&l, "script", m->script);
 	line_add(&l, "state", m->state);
-	line_addf(&l, "age", "%.2fs",
-	    (double)(now > m->start ? now - m->start : 0) / 1000);
+	line_add(&l, "age", put_secs(secs,
+	    (now > m->start ? now - m->start : 0) * 1000));
 	if (m->deadline == 0)
 		line_add(&l, "left", "none");
 	else
-		line_addf(&l, "left", "%.2fs", (double)(m->deadline > now ?
-		    m->deadline - now : 0) / 1000);
+		line_add(&l, "left", put_secs(secs, (m->deadline > now ?
+		    m->deadline - now : 0) * 1000));
 	line_addf(&l, "pgid", "%ld", m->pgid);
 	line_add(&l, "cgroup", cg);
 	line_put(&l, "\n", 1);
@@ -3628,7 +3802,7 @@ scan_keepers(const char *top, int fd, const char *prefix)
 	int uid, n = 0;
 	DIR *d;
 
-	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	format(self, sizeof(self), "%ld", (long)getpid());
 	if ((d = opendir("/proc")) == NULL)
 		die(EXIT_FAILED, "/proc: %s", strerror(errno));
 	while ((de = readdir(d)) != NULL) {
@@ -3641,7 +3815,7 @@ scan_keepers(const char *top, int fd, const char *prefix)
 		if (cgroup_of(de->d_name, cg, sizeof(cg)) < 0) {
 			if (top != NULL)
 				continue;	/* gone since we read its line */
-			snprintf(cg, sizeof(cg), "unknown");
+			format(cg, sizeof(cg), "unknown");
 		} else if (top != NULL && !within(cg, top))
 			continue;
 		n++;
