@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1325,6 +1326,18 @@ kernel_vouches(int argc, char **argv)
 	return ok;
 }
 
+/* Room for n pointers, zeroed, from pages of our own rather than the heap. */
+static char **
+pointer_room(size_t n)
+{
+	void *p = mmap(NULL, n * sizeof(char *), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die(EXIT_FAILED, "out of memory");
+	return p;
+}
+
 static void
 read_shebang(struct request *rq, int argc, char **argv)
 {
@@ -1342,13 +1355,20 @@ read_shebang(struct request *rq, int argc, char **argv)
 		    "absolute path", script, w[i]);
 	if (is_self(w[i]))
 		refuse_shebang(script, "interpreter is cgiguard itself");
-	rq->argv = calloc((size_t)(nw - i + argc - 1), sizeof(char *));
-	if (rq->argv == NULL)
-		die(EXIT_FAILED, "out of memory");
+	/*
+	 * The words go before the script in argv's own array when they fit in
+	 * the slots of cgiguard and its #! argument (the words point into that
+	 * argument's string, not the array): no heap on the way.
+	 */
+	if (nw - i <= 2)
+		rq->argv = argv + 2 - (nw - i);
+	else
+		rq->argv = pointer_room((size_t)(nw - i + argc - 1));
 	for (j = i; j < nw; j++)
 		rq->argv[k++] = w[j];
-	for (j = 2; j < argc; j++)
-		rq->argv[k++] = argv[j];
+	if (rq->argv + k != argv + 2)
+		for (j = 2; j <= argc; j++)
+			rq->argv[k++] = argv[j];
 	rq->path = w[i];
 	/* suexec runs the script by its bare name: SCRIPT_FILENAME is its path. */
 	sf = getenv("SCRIPT_FILENAME");
@@ -1772,11 +1792,52 @@ split_translated(const char *pt, const char **rest)
 	}
 }
 
+/*
+ * setenv and unsetenv without the heap: entry ("NAME=value") replaces the
+ * first NAME, or is appended; NULL removes every NAME.  The caller keeps
+ * entry alive.  Only appending needs a new array, from pages of our own.
+ */
+static void
+env_put(const char *name, char *entry)
+{
+	size_t len = strlen(name), n, i;
+	char **grown;
+
+	for (n = 0; environ[n] != NULL; n++)
+		if (strncmp(environ[n], name, len) == 0 &&
+		    environ[n][len] == '=') {
+			if (entry != NULL) {
+				environ[n] = entry;
+				return;
+			}
+			for (i = n; environ[i] != NULL; i++)
+				environ[i] = environ[i + 1];
+			n--;
+		}
+	if (entry == NULL)
+		return;
+	grown = pointer_room(n + 2);
+	memcpy(grown, environ, n * sizeof(char *));
+	grown[n] = entry;
+	environ = grown;
+}
+
 static void
 set_env(const char *name, const char *value)
 {
-	if ((value ? setenv(name, value, 1) : unsetenv(name)) != 0)
-		die_errno(EXIT_FAILED, "setenv");
+	static char entries[4][PATH_MAX + 32];	/* one per variable we set */
+	static int used;
+	char *e = NULL;
+
+	if (value != NULL) {
+		if (used == 4)
+			die(EXIT_FAILED, "setenv: %s", strerror(ENOMEM));
+		e = entries[used++];
+		if (format(e, sizeof(entries[0]), "%s=%s", name, value) >=
+		    (int)sizeof(entries[0]))
+			die(EXIT_FAILED, "setenv: %s", strerror(ENAMETOOLONG));
+	}
+	env_put(name, e);
 }
 
 /* The CGI sees what it would see if the server had run it directly. */
@@ -1799,7 +1860,7 @@ set_handler_env(const char *target, const char *rest)
 
 /* Apache Action: argv holds only client words, never options or a program. */
 static void
-read_handler(struct request *rq, int argc, char **argv)
+read_handler(struct request *rq, char **argv)
 {
 	const char *rs = getenv("REDIRECT_STATUS"), *target, *rest;
 
@@ -1810,11 +1871,8 @@ read_handler(struct request *rq, int argc, char **argv)
 		die(EXIT_CANNOT, "handler mode needs a root in %s",
 		    CGIGUARD_CONF);
 	target = split_translated(getenv("PATH_TRANSLATED"), &rest);
-	rq->argv = calloc((size_t)argc + 1, sizeof(char *));
-	if (rq->argv == NULL)
-		die(EXIT_FAILED, "out of memory");
+	rq->argv = argv;		/* the target in our place, the words after */
 	rq->argv[0] = (char *)target;
-	memcpy(rq->argv + 1, argv + 1, (size_t)(argc - 1) * sizeof(char *));
 	rq->path = rq->script = target;
 	rq->handler = rq->action = 1;
 	set_handler_env(target, rest);
@@ -1874,7 +1932,7 @@ read_invocation(struct request *rq, int argc, char **argv)
 	if (argc >= 2 && fn != NULL && strcmp(fn, argv[1]) == 0)
 		refuse_shebang(argv[1], "missing interpreter");
 	if (rq->cgi_context && sf != NULL && is_self(sf)) {
-		read_handler(rq, argc, argv);
+		read_handler(rq, argv);
 		return;
 	}
 	if (rq->cgi_context && argc >= 2 && strpbrk(argv[1], " \t") != NULL)
@@ -2033,8 +2091,8 @@ scrub_environment(int clean)
 		*to++ = *from;
 	}
 	*to = NULL;
-	if (clean && putenv(safe_path) != 0)
-		die_errno(EXIT_FAILED, "putenv");
+	if (clean)
+		env_put("PATH", safe_path);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -2379,6 +2437,77 @@ signal_cgi(struct keeper *k, int sig)
 		(void)kill(-k->cgi, sig);
 }
 
+/* ---- directories --------------------------------------------------------- */
+
+/*
+ * The names in a directory.  On Linux getdents64 fills a buffer of the
+ * caller's; opendir would take one from the heap.
+ */
+#if defined(__linux__) && defined(SYS_getdents64)
+#define DIR_GETDENTS
+#endif
+
+struct dir_scan {
+#ifdef DIR_GETDENTS
+	int		 fd;
+	long		 len, off;
+	long long	 buf[256];	/* struct linux_dirent64 records */
+#else
+	DIR		*d;
+#endif
+};
+
+static int
+dir_open(struct dir_scan *ds, const char *path)
+{
+#ifdef DIR_GETDENTS
+	ds->len = ds->off = 0;
+	ds->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return ds->fd < 0 ? -1 : 0;
+#else
+	return (ds->d = opendir(path)) == NULL ? -1 : 0;
+#endif
+}
+
+/* The next name, "." and ".." included; NULL at the end. */
+static const char *
+dir_next(struct dir_scan *ds)
+{
+#ifdef DIR_GETDENTS
+	unsigned short reclen;
+	const char *rec;
+
+	while (ds->off >= ds->len) {
+		ds->len = (long)syscall(SYS_getdents64, ds->fd, ds->buf,
+		    sizeof(ds->buf));
+		if (ds->len < 0 && errno == EINTR)
+			continue;
+		if (ds->len <= 0)
+			return NULL;
+		ds->off = 0;
+	}
+	/* d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), d_name */
+	rec = (const char *)ds->buf + ds->off;
+	memcpy(&reclen, rec + 16, sizeof(reclen));
+	ds->off += reclen;
+	return rec + 19;
+#else
+	struct dirent *de = readdir(ds->d);
+
+	return de != NULL ? de->d_name : NULL;
+#endif
+}
+
+static void
+dir_close(struct dir_scan *ds)
+{
+#ifdef DIR_GETDENTS
+	close(ds->fd);
+#else
+	closedir(ds->d);
+#endif
+}
+
 /* ---- the keeper: killing the tree ---------------------------------------- */
 
 #ifdef __linux__
@@ -2457,9 +2586,11 @@ signal_exact(const struct proc *p, int sig)
 	return r;
 }
 
+#define TREE_MAX	4096	/* descendants one kill stops and kills */
+
 struct tree {
-	struct proc	*p;
-	size_t		 n, cap;
+	struct proc	*p;		/* TREE_MAX of them */
+	size_t		 n;
 	pid_t		 self;		/* the keeper: the tree's root */
 };
 
@@ -2483,17 +2614,8 @@ in_tree(const struct tree *t, pid_t pid)
 static void
 tree_add(struct tree *t, pid_t pid)
 {
-	size_t cap = t->cap ? t->cap * 2 : 64;
-	struct proc *grown;
-
-	if (pid <= 1 || in_tree(t, pid))
+	if (pid <= 1 || t->n == TREE_MAX || in_tree(t, pid))
 		return;
-	if (t->n == t->cap) {
-		if ((grown = realloc(t->p, cap * sizeof(*t->p))) == NULL)
-			return;
-		t->p = grown;
-		t->cap = cap;
-	}
 	t->p[t->n].pid = pid;
 	if (read_stat(pid, &t->p[t->n].ppid, &t->p[t->n].start) < 0 ||
 	    !in_tree(t, t->p[t->n].ppid))
@@ -2539,53 +2661,54 @@ add_listed(struct tree *t, const char *path)
 static void
 add_children(struct tree *t, pid_t pid)
 {
+	struct dir_scan d;
+	const char *name;
 	char path[96];
-	struct dirent *de;
-	DIR *d;
 
 	format(path, sizeof(path), "/proc/%ld/task", (long)pid);
-	if ((d = opendir(path)) == NULL)
+	if (dir_open(&d, path) < 0)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+	while ((name = dir_next(&d)) != NULL) {
+		if (name[0] == '.')
 			continue;
 		format(path, sizeof(path), "/proc/%ld/task/%.20s/children",
-		    (long)pid, de->d_name);
+		    (long)pid, name);
 		add_listed(t, path);
 	}
-	closedir(d);
+	dir_close(&d);
 }
 
 /* Without the children files: every process whose parent is in the tree. */
 static void
 add_by_scan(struct tree *t, pid_t self)
 {
-	unsigned long long start;
-	struct dirent *de;
+	unsigned long long start, pid;
+	struct dir_scan d;
+	const char *name, *end;
+	int overflow = 0;
 	pid_t ppid;
-	long pid;
-	char *end;
-	DIR *d;
 
-	if ((d = opendir("/proc")) == NULL)
+	if (dir_open(&d, "/proc") < 0)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		pid = strtol(de->d_name, &end, 10);
-		if (*end != '\0' || pid <= 1 || pid == self ||
+	while ((name = dir_next(&d)) != NULL) {
+		end = parse_digits(name, &pid, &overflow);
+		if (end == NULL || *end != '\0' || overflow || pid <= 1 ||
+		    pid > INT_MAX || (pid_t)pid == self ||
 		    read_stat((pid_t)pid, &ppid, &start) < 0)
 			continue;
 		if (in_tree(t, ppid))
 			tree_add(t, (pid_t)pid);
 	}
-	closedir(d);
+	dir_close(&d);
 }
 
 /* Stop every descendant, looking again until none is new, then kill them all. */
 static int
 kill_tree(struct keeper *k)
 {
+	static struct proc procs[TREE_MAX];	/* touched only by a kill */
 	pid_t self = getpid();
-	struct tree t = { NULL, 0, 0, self };
+	struct tree t = { procs, 0, self };
 	long long give_up = now_ms() + 500;
 	char path[64];
 	size_t before, i;
@@ -2609,7 +2732,6 @@ kill_tree(struct keeper *k)
 	signal_cgi(k, SIGKILL);
 	for (i = 0; i < t.n; i++)
 		(void)signal_exact(&t.p[i], SIGKILL);
-	free(t.p);
 	return (int)t.n;
 }
 #else
@@ -2649,19 +2771,22 @@ survivor_name(const struct keeper *k, char *name, size_t size)
 static long
 real_uid_of(const char *pid)
 {
-	char path[64], buf[2048], *p, *end;
-	long uid;
+	char path[64], buf[2048], *p;
+	unsigned long long uid;
+	const char *end;
+	int overflow = 0;
 
 	format(path, sizeof(path), "/proc/%.20s/status", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
 	    (p = strstr(buf, "\nUid:")) == NULL)
 		return -1;
-	errno = 0;
-	uid = strtol(p + 5, &end, 10);
-	if (errno != 0 || end == p + 5 || (*end != '\t' && *end != ' ') ||
-	    uid < 0)
+	for (p += 5; *p == '\t' || *p == ' '; p++)
+		;
+	end = parse_digits(p, &uid, &overflow);
+	if (end == NULL || overflow || (*end != '\t' && *end != ' ') ||
+	    uid > LONG_MAX)
 		return -1;
-	return uid;
+	return (long)uid;
 }
 
 /* Other survivors of our user, and of our script; -1 if /proc is unreadable. */
@@ -2669,26 +2794,25 @@ static int
 count_survivors(const char *name, int *user, int *script)
 {
 	char path[64], comm[32], self[32];
-	struct dirent *de;
-	DIR *d;
+	struct dir_scan d;
+	const char *pid;
 
 	*user = *script = 0;
 	format(self, sizeof(self), "%ld", (long)getpid());
-	if ((d = opendir("/proc")) == NULL)
+	if (dir_open(&d, "/proc") < 0)
 		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    strcmp(de->d_name, self) == 0)
+	while ((pid = dir_next(&d)) != NULL) {
+		if (pid[0] < '1' || pid[0] > '9' || strcmp(pid, self) == 0)
 			continue;
-		format(path, sizeof(path), "/proc/%.20s/comm", de->d_name);
+		format(path, sizeof(path), "/proc/%.20s/comm", pid);
 		if (read_small(path, comm, sizeof(comm)) < 0 ||
 		    strncmp(comm, "cg:", 3) != 0 ||
-		    real_uid_of(de->d_name) != (long)getuid())
+		    real_uid_of(pid) != (long)getuid())
 			continue;
 		(*user)++;
 		*script += strncmp(comm, name, strlen(name)) == 0;
 	}
-	closedir(d);
+	dir_close(&d);
 	return 0;
 }
 #endif
@@ -3722,11 +3846,11 @@ user_name(int uid, char *out, size_t size)
 {
 	static char pw[65536];
 	static int loaded;
-	const char *line, *next, *c1, *c2;
+	const char *line, *next, *c1, *c2, *e;
+	unsigned long long v;
+	int fd, overflow = 0;
 	size_t len = 0;
 	ssize_t n;
-	char *e;
-	int fd;
 
 	if (!loaded && (fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC)) >= 0) {
 		while (len < sizeof(pw) - 1 &&
@@ -3747,8 +3871,8 @@ user_name(int uid, char *out, size_t size)
 		    c1 == line ||
 		    (c2 = memchr(c1 + 1, ':', (size_t)(next - c1 - 1))) == NULL)
 			continue;
-		if (c2[1] >= '0' && c2[1] <= '9' &&
-		    strtol(c2 + 1, &e, 10) == uid && *e == ':') {
+		if ((e = parse_digits(c2 + 1, &v, &overflow)) != NULL &&
+		    !overflow && *e == ':' && v == (unsigned long long)uid) {
 			format(out, size, "%.*s", (int)(c1 - line), line);
 			return out;
 		}
@@ -3797,22 +3921,21 @@ scan_keepers(const char *top, int fd, const char *prefix)
 {
 	char buf[MARK_MAX + 1], cg[PATH_MAX], self[32];
 	long long now = now_ms();
-	struct dirent *de;
+	struct dir_scan d;
+	const char *pid;
 	struct mark m;
 	int uid, n = 0;
-	DIR *d;
 
 	format(self, sizeof(self), "%ld", (long)getpid());
-	if ((d = opendir("/proc")) == NULL)
+	if (dir_open(&d, "/proc") < 0)
 		die(EXIT_FAILED, "/proc: %s", strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    strcmp(de->d_name, self) == 0 ||
-		    read_mark(de->d_name, buf, sizeof(buf), &m) < 0 ||
-		    (uid = real_uid_of(de->d_name)) < 0 ||
+	while ((pid = dir_next(&d)) != NULL) {
+		if (pid[0] < '1' || pid[0] > '9' || strcmp(pid, self) == 0 ||
+		    read_mark(pid, buf, sizeof(buf), &m) < 0 ||
+		    (uid = real_uid_of(pid)) < 0 ||
 		    (getuid() != 0 && uid != (int)getuid()))
 			continue;
-		if (cgroup_of(de->d_name, cg, sizeof(cg)) < 0) {
+		if (cgroup_of(pid, cg, sizeof(cg)) < 0) {
 			if (top != NULL)
 				continue;	/* gone since we read its line */
 			format(cg, sizeof(cg), "unknown");
@@ -3820,9 +3943,9 @@ scan_keepers(const char *top, int fd, const char *prefix)
 			continue;
 		n++;
 		if (fd >= 0)
-			print_mark(fd, prefix, de->d_name, uid, &m, cg, now);
+			print_mark(fd, prefix, pid, uid, &m, cg, now);
 	}
-	closedir(d);
+	dir_close(&d);
 	return n;
 }
 #else
