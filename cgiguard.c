@@ -3135,6 +3135,36 @@ flush_stream(struct keeper *k, struct stream *s)
 }
 
 /* After abandonment: stdout is discarded, stderr goes to the log. */
+/*
+ * Stdout after abandonment, spliced to /dev/null: the pages move without a
+ * copy and without touching our buffer.  -1 where splice cannot (then read).
+ */
+static int
+discard_output(struct keeper *k)
+{
+#ifdef SPLICE_F_NONBLOCK
+	static int null_fd = -2;
+	ssize_t n;
+
+	if (null_fd == -2)
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null_fd < 0)
+		return -1;
+	n = splice(k->out.from, NULL, null_fd, NULL, BULK_PIPE,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n == 0)
+		close_fd(&k->out.from);
+	if (n >= 0)
+		return 1;
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	close_fd(&null_fd);
+#else
+	(void)k;
+#endif
+	return -1;
+}
+
 static int
 drain_stream(struct keeper *k, struct stream *s)
 {
@@ -3144,6 +3174,8 @@ drain_stream(struct keeper *k, struct stream *s)
 		log_stderr(k, s->buf + s->off, s->len);
 	s->len = 0;
 	s->full = 0;
+	if (s == &k->out && (n = discard_output(k)) >= 0)
+		return (int)n;
 	if ((n = read(s->from, s->buf, s->size)) == 0) {
 		close_fd(&s->from);
 		if (s == &k->err)
@@ -3439,7 +3471,7 @@ close_inherited(struct keeper *k)
 static void
 open_stream(struct stream *s, int from, int to)
 {
-	static char out_buf[RELAY_CHUNK], err_buf[RELAY_CHUNK];
+	static char out_buf[RELAY_CHUNK], err_buf[4096];
 
 	s->from = from;
 	s->to = to;
@@ -3673,15 +3705,26 @@ note_title_area(int argc, char **argv)
 		title_size = MARK_MAX;
 }
 
-/* The script (absolute: see make_script_absolute), away from the title. */
+/*
+ * The script (absolute: see make_script_absolute), away from the title: at
+ * the end of the title area, past argv's part and past any mark, when it
+ * fits there (the area is ours once environ is let go), else in a page of
+ * its own.
+ */
 static const char *
 save_script(struct request *rq)
 {
 	static char saved[PATH_MAX];
+	size_t len = strlen(rq->script) + 1;
+	char *to = saved;
 
-	format(saved, sizeof(saved), "%s", rq->script);
-	rq->script = saved;
-	return saved;
+	if (title_size >= title_args + len && title_size >= 2 * len + 200) {
+		to = title + title_size - len;
+		memmove(to, rq->script, len);
+	} else
+		format(saved, sizeof(saved), "%s", rq->script);
+	rq->script = to;
+	return to;
 }
 
 static const char *
