@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -272,14 +273,143 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static double
-elapsed_s(const struct request *rq)
+static long long
+elapsed_us(const struct request *rq)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)(ts.tv_sec - rq->start.tv_sec) +
-	    (double)(ts.tv_nsec - rq->start.tv_nsec) / 1e9;
+	return (long long)(ts.tv_sec - rq->start.tv_sec) * 1000000 +
+	    (ts.tv_nsec - rq->start.tv_nsec) / 1000;
+}
+
+/* ---- formatting ---------------------------------------------------------- */
+
+/*
+ * format() is snprintf for the conversions this file uses: %s with an
+ * optional precision (%.20s, %.*s), %d %ld %lld, %lu %llu %zu, %llx with a
+ * zero-padded width, and %%.  Same truncation and return value as
+ * snprintf.  It keeps libc's printf machinery, stdio and its floating-point
+ * formatter out of the binary; times go through put_secs instead of %f.
+ */
+struct out {
+	char	*p;
+	size_t	 size, len;	/* len counts what did not fit too */
+};
+
+static void
+out_put(struct out *o, const char *s, size_t n)
+{
+	size_t room = o->len + 1 < o->size ? o->size - 1 - o->len : 0;
+
+	memcpy(o->p + o->len, s, n < room ? n : room);
+	o->len += n;
+}
+
+static void
+out_num(struct out *o, unsigned long long v, int neg, unsigned base,
+    int width)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v > 0);
+	while (n < width && n < (int)sizeof(tmp) - 1)
+		tmp[sizeof(tmp) - 1 - n++] = '0';
+	if (neg)
+		tmp[sizeof(tmp) - 1 - n++] = '-';
+	out_put(o, tmp + sizeof(tmp) - n, (size_t)n);
+}
+
+static int
+vformat(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	struct out o = { buf, size, 0 };
+	const char *s;
+	long long v;
+	int width, prec, lng;
+
+	for (; *fmt != '\0'; fmt++) {
+		if (*fmt != '%') {
+			out_put(&o, fmt, 1);
+			continue;
+		}
+		width = 0;
+		prec = -1;
+		lng = 0;
+		for (fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
+			width = width * 10 + (*fmt - '0');
+		if (*fmt == '.') {
+			prec = 0;
+			if (*++fmt == '*') {
+				prec = va_arg(ap, int);
+				fmt++;
+			} else
+				for (; *fmt >= '0' && *fmt <= '9'; fmt++)
+					prec = prec * 10 + (*fmt - '0');
+		}
+		for (; *fmt == 'l' || *fmt == 'z'; fmt++)
+			lng = *fmt == 'z' ? 3 : lng + 1;
+		if (*fmt == '\0')
+			break;
+		switch (*fmt) {
+		case 's':
+			s = va_arg(ap, const char *);
+			out_put(&o, s, prec >= 0 ? strnlen(s, (size_t)prec) :
+			    strlen(s));
+			break;
+		case 'd':
+			v = lng == 0 ? va_arg(ap, int) : lng == 1 ?
+			    va_arg(ap, long) : va_arg(ap, long long);
+			out_num(&o, v < 0 ? 0ULL - (unsigned long long)v :
+			    (unsigned long long)v, v < 0, 10, width);
+			break;
+		case 'u':
+		case 'x':
+			out_num(&o, lng == 0 ? va_arg(ap, unsigned) : lng == 1 ?
+			    va_arg(ap, unsigned long) : lng == 2 ?
+			    va_arg(ap, unsigned long long) : va_arg(ap, size_t),
+			    0, *fmt == 'x' ? 16 : 10, width);
+			break;
+		case '%':
+			out_put(&o, "%", 1);
+			break;
+		default:	/* not used in this file */
+			out_put(&o, fmt, 1);
+			break;
+		}
+	}
+	if (size > 0)
+		buf[o.len < size ? o.len : size - 1] = '\0';
+	return o.len > INT_MAX ? INT_MAX : (int)o.len;
+}
+
+static int	 format(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static int
+format(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vformat(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* us microseconds as seconds with two decimals, rounded: "4.21s". */
+static const char *
+put_secs(char buf[32], long long us)
+{
+	long long cs = us < 0 ? 0 : (us + 5000) / 10000;
+
+	format(buf, 32, "%lld.%02ds", cs / 100, (int)(cs % 100));
+	return buf;
 }
 
 /* ---- signal names -------------------------------------------------------- */
@@ -306,7 +436,7 @@ signal_name(int sig)
 	for (i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
 		if (signal_names[i].num == sig)
 			return signal_names[i].name;
-	snprintf(num, sizeof(num), "%d", sig);
+	format(num, sizeof(num), "%d", sig);
 	return num;
 }
 
@@ -377,7 +507,7 @@ line_addf(struct line *l, const char *key, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(value, sizeof(value), fmt, ap);
+	vformat(value, sizeof(value), fmt, ap);
 	va_end(ap);
 	line_add(l, key, value);
 }
@@ -545,16 +675,42 @@ save_request_fields(void)
 
 	for (i = 0; i < NREQUEST_VARS; i++)
 		if ((v = getenv(request_vars[i][1])) != NULL)
-			snprintf(request_field[i], sizeof(request_field[i]),
+			format(request_field[i], sizeof(request_field[i]),
 			    "%s", v);
+}
+
+/*
+ * "YYYY-MM-DDTHH:MM:SSZ " for t, as gmtime_r and strftime would write it,
+ * without their time-zone code: the civil date of a day count is Howard
+ * Hinnant's days-to-civil, in eras of 400 years from 0000-03-01.
+ */
+static void
+utc_stamp(char *buf, size_t size, time_t t)
+{
+	long long days = (long long)t / 86400, secs = (long long)t % 86400;
+	long long era, doe, yoe, doy, mp, y, m, d;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468;			/* from 1970-01-01 to 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;			/* [0, 146096] */
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	/* [0, 365] */
+	mp = (5 * doy + 2) / 153;			/* March is 0 */
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	format(buf, size, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ ", y, m,
+	    d, secs / 3600, secs / 60 % 60, secs % 60);
 }
 
 static void
 log_line(struct line *l)
 {
 	char out[2200], stamp[32] = "";
-	struct tm tm;
-	time_t t;
 	int n, i;
 
 	for (i = 0; i < NREQUEST_VARS; i++)
@@ -562,13 +718,9 @@ log_line(struct line *l)
 			line_add(l, request_vars[i][0], request_field[i]);
 	if (log_dropped > 0)
 		line_addf(l, "dropped", "%lu", log_dropped);
-	if (log_to == LOG_FILE) {
-		t = time(NULL);
-		if (gmtime_r(&t, &tm) != NULL)
-			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ",
-			    &tm);
-	}
-	n = snprintf(out, sizeof(out), "%s%scgiguard[%ld]: %s\n",
+	if (log_to == LOG_FILE)
+		utc_stamp(stamp, sizeof(stamp), time(NULL));
+	n = format(out, sizeof(out), "%s%scgiguard[%ld]: %s\n",
 	    log_to == LOG_SYSLOG ? "<29>" : "", stamp, (long)getpid(), l->buf);
 	if (n <= 0)
 		return;
@@ -586,7 +738,7 @@ static void
 say(const char *msg)
 {
 	char out[PATH_MAX + 600];
-	int n = snprintf(out, sizeof(out), "cgiguard: %s\n", msg);
+	int n = format(out, sizeof(out), "cgiguard: %s\n", msg);
 
 	if (n > 0)
 		(void)write_or_drop(STDERR_FILENO, sink_of(STDERR_FILENO), out,
@@ -620,7 +772,7 @@ log_open(const char *target)
 		log_sink = sink_of(log_fd);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "--log: %s: %s; logging to stderr", target,
+	format(msg, sizeof(msg), "--log: %s: %s; logging to stderr", target,
 	    strerror(errno));
 	log_to_stderr();
 	say(msg);
@@ -679,7 +831,7 @@ fail_request(int status, const char *msg)
 {
 	char line[sizeof(die_context) + 512];
 
-	snprintf(line, sizeof(line), "%s%s", die_context, msg);
+	format(line, sizeof(line), "%s%s", die_context, msg);
 	report(status == EXIT_CANNOT ? "refused" : "failed", line);
 	if (the_request != NULL && the_request->cgi_context)
 		(void)write_or_drop(STDOUT_FILENO, sink_of(STDOUT_FILENO),
@@ -691,7 +843,7 @@ fail_request_errno(int status, const char *what)
 {
 	char msg[512];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	format(msg, sizeof(msg), "%s: %s", what, strerror(errno));
 	fail_request(status, msg);
 	return status;
 }
@@ -703,7 +855,7 @@ die(int status, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fail_request(status, msg);
 	leave(status);
@@ -721,7 +873,7 @@ usage_error(const char *fmt, const char *arg)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), fmt, arg);
+	format(msg, sizeof(msg), fmt, arg);
 	die(EXIT_FAILED, "%s (see cgiguard --help)", msg);
 }
 
@@ -867,7 +1019,7 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 {
 	char opt[32];
 
-	snprintf(opt, sizeof(opt), "--%s", options[id].name);
+	format(opt, sizeof(opt), "--%s", options[id].name);
 	switch (id) {
 	case O_GRACE:	cf->grace_ms = parse_duration(opt, v); break;
 	case O_TIMEOUT:	cf->timeout_ms = parse_duration(opt, v); break;
@@ -903,8 +1055,8 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 	case O_CLEAN_ENV: cf->clean_env = 1; break;
 	case O_HELP:	usage(); break;
 	case O_VERSION:
-		printf("cgiguard " VERSION "\n");
-		fflush(stdout);
+		(void)write_all(STDOUT_FILENO, "cgiguard " VERSION "\n",
+		    sizeof("cgiguard " VERSION "\n") - 1);
 		leave(0);
 	case O_LIST:
 	case O_DRAIN:	refuse_admin(options[id].name);
@@ -960,7 +1112,7 @@ parse_long(struct config *cf, char **w, int left)
 	if (id < 0) {
 		char opt[64];
 
-		snprintf(opt, sizeof(opt), "--%.*s", (int)(len > 40 ? 40 : len),
+		format(opt, sizeof(opt), "--%.*s", (int)(len > 40 ? 40 : len),
 		    name);
 		usage_error("unknown option '%s'", opt);
 	}
@@ -1020,7 +1172,7 @@ parse_options(struct config *cf, int n, char **w)
 static void
 usage(void)
 {
-	printf(
+	static const char text[] =
 "usage: cgiguard [options] [--] program [arg ...]\n"
 "       #!/path/to/cgiguard [options] /absolute/interpreter [arg]\n"
 "       cgiguard --list | --drain[=DURATION]\n"
@@ -1060,8 +1212,9 @@ usage(void)
 "  124    --timeout fired, or --drain ran out of time\n"
 "  125    cgiguard itself failed (usage, resources, output error)\n"
 "  126    program found but not runnable, or refused\n"
-"  127    program not found\n");
-	fflush(stdout);
+"  127    program not found\n";
+
+	(void)write_all(STDOUT_FILENO, text, sizeof(text) - 1);
 	leave(0);
 }
 
@@ -1212,6 +1365,18 @@ kernel_vouches(int argc, char **argv)
 	    is_script(argv[2]) && is_self(argv[0]);
 }
 
+/* Room for n pointers, zeroed, from pages of our own rather than the heap. */
+static char **
+pointer_room(size_t n)
+{
+	void *p = mmap(NULL, n * sizeof(char *), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die(EXIT_FAILED, "out of memory");
+	return p;
+}
+
 static void
 read_shebang(struct request *rq, int argc, char **argv)
 {
@@ -1229,13 +1394,20 @@ read_shebang(struct request *rq, int argc, char **argv)
 		    "absolute path", script, w[i]);
 	if (is_self(w[i]))
 		refuse_shebang(script, "interpreter is cgiguard itself");
-	rq->argv = calloc((size_t)(nw - i + argc - 1), sizeof(char *));
-	if (rq->argv == NULL)
-		die(EXIT_FAILED, "out of memory");
+	/*
+	 * The words go before the script in argv's own array when they fit in
+	 * the slots of cgiguard and its #! argument (the words point into that
+	 * argument's string, not the array): no heap on the way.
+	 */
+	if (nw - i <= 2)
+		rq->argv = argv + 2 - (nw - i);
+	else
+		rq->argv = pointer_room((size_t)(nw - i + argc - 1));
 	for (j = i; j < nw; j++)
 		rq->argv[k++] = w[j];
-	for (j = 2; j < argc; j++)
-		rq->argv[k++] = argv[j];
+	if (rq->argv + k != argv + 2)
+		for (j = 2; j <= argc; j++)
+			rq->argv[k++] = argv[j];
 	rq->path = w[i];
 	/* suexec runs the script by its bare name: SCRIPT_FILENAME is its path. */
 	sf = getenv("SCRIPT_FILENAME");
@@ -1329,7 +1501,7 @@ check_policy_owner(int fd)
 	    (st.st_mode & 022))
 		die(EXIT_FAILED, "%s: not a regular file that only root can "
 		    "change", CGIGUARD_CONF);
-	snprintf(dir, sizeof(dir), "%s", CGIGUARD_CONF);
+	format(dir, sizeof(dir), "%s", CGIGUARD_CONF);
 	while ((slash = strrchr(dir, '/')) != NULL) {
 		slash[slash == dir] = '\0';
 		if (stat(dir, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))
@@ -1382,7 +1554,7 @@ parse_policy(char *text)
 	for (line = text; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		snprintf(die_context, sizeof(die_context), "%s:%d: ",
+		format(die_context, sizeof(die_context), "%s:%d: ",
 		    CGIGUARD_CONF, ++lineno);
 		line = trim(line);
 		if (*line == '\0' || *line == '#')
@@ -1582,9 +1754,9 @@ check_script_modes(const char *path)
 	char dir[PATH_MAX], *slash;
 	struct stat st, dst;
 
-	snprintf(dir, sizeof(dir), "%s", path);
+	format(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
+		format(dir, sizeof(dir), ".");
 	else
 		slash[slash == dir] = '\0';
 	if (lstat(path, &st) < 0 || stat(dir, &dst) < 0)
@@ -1605,7 +1777,7 @@ check_beneath_root(struct request *rq, const char *path)
 	if (root == NULL)
 		die(EXIT_CANNOT, "%s: not beneath a root named in %s", path,
 		    CGIGUARD_CONF);
-	snprintf(rel, sizeof(rel), "%s", path + skip);
+	format(rel, sizeof(rel), "%s", path + skip);
 	base = strrchr(rel, '/');
 	*base++ = '\0';
 	if ((rootfd = open(root, O_LOOKUP | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -1639,7 +1811,7 @@ split_translated(const char *pt, const char **rest)
 	char *p, c;
 
 	if (pt == NULL || pt[0] != '/' ||
-	    snprintf(buf, sizeof(buf), "%s", pt) >= (int)sizeof(buf))
+	    format(buf, sizeof(buf), "%s", pt) >= (int)sizeof(buf))
 		die(EXIT_CANNOT, "handler: no usable PATH_TRANSLATED");
 	for (p = buf + 1; ; p++) {
 		if (*p != '/' && *p != '\0')
@@ -1659,11 +1831,52 @@ split_translated(const char *pt, const char **rest)
 	}
 }
 
+/*
+ * setenv and unsetenv without the heap: entry ("NAME=value") replaces the
+ * first NAME, or is appended; NULL removes every NAME.  The caller keeps
+ * entry alive.  Only appending needs a new array, from pages of our own.
+ */
+static void
+env_put(const char *name, char *entry)
+{
+	size_t len = strlen(name), n, i;
+	char **grown;
+
+	for (n = 0; environ[n] != NULL; n++)
+		if (strncmp(environ[n], name, len) == 0 &&
+		    environ[n][len] == '=') {
+			if (entry != NULL) {
+				environ[n] = entry;
+				return;
+			}
+			for (i = n; environ[i] != NULL; i++)
+				environ[i] = environ[i + 1];
+			n--;
+		}
+	if (entry == NULL)
+		return;
+	grown = pointer_room(n + 2);
+	memcpy(grown, environ, n * sizeof(char *));
+	grown[n] = entry;
+	environ = grown;
+}
+
 static void
 set_env(const char *name, const char *value)
 {
-	if ((value ? setenv(name, value, 1) : unsetenv(name)) != 0)
-		die_errno(EXIT_FAILED, "setenv");
+	static char entries[4][PATH_MAX + 32];	/* one per variable we set */
+	static int used;
+	char *e = NULL;
+
+	if (value != NULL) {
+		if (used == 4)
+			die(EXIT_FAILED, "setenv: %s", strerror(ENOMEM));
+		e = entries[used++];
+		if (format(e, sizeof(entries[0]), "%s=%s", name, value) >=
+		    (int)sizeof(entries[0]))
+			die(EXIT_FAILED, "setenv: %s", strerror(ENAMETOOLONG));
+	}
+	env_put(name, e);
 }
 
 /* The CGI sees what it would see if the server had run it directly. */
@@ -1676,17 +1889,17 @@ set_handler_env(const char *target, const char *rest)
 
 	set_env("SCRIPT_FILENAME", target);
 	if (pi != NULL && np >= nr && strcmp(pi + np - nr, rest) == 0) {
-		snprintf(buf, sizeof(buf), "%.*s", (int)(np - nr), pi);
+		format(buf, sizeof(buf), "%.*s", (int)(np - nr), pi);
 		set_env("SCRIPT_NAME", buf);
 	}
-	snprintf(buf, sizeof(buf), "%s%s", dr ? dr : "", rest);
+	format(buf, sizeof(buf), "%s%s", dr ? dr : "", rest);
 	set_env("PATH_INFO", *rest ? rest : NULL);
 	set_env("PATH_TRANSLATED", *rest && dr ? buf : NULL);
 }
 
 /* Apache Action: argv holds only client words, never options or a program. */
 static void
-read_handler(struct request *rq, int argc, char **argv)
+read_handler(struct request *rq, char **argv)
 {
 	const char *rs = getenv("REDIRECT_STATUS"), *target, *rest;
 
@@ -1697,11 +1910,8 @@ read_handler(struct request *rq, int argc, char **argv)
 		die(EXIT_CANNOT, "handler mode needs a root in %s",
 		    CGIGUARD_CONF);
 	target = split_translated(getenv("PATH_TRANSLATED"), &rest);
-	rq->argv = calloc((size_t)argc + 1, sizeof(char *));
-	if (rq->argv == NULL)
-		die(EXIT_FAILED, "out of memory");
+	rq->argv = argv;		/* the target in our place, the words after */
 	rq->argv[0] = (char *)target;
-	memcpy(rq->argv + 1, argv + 1, (size_t)(argc - 1) * sizeof(char *));
 	rq->path = rq->script = target;
 	rq->form = FORM_ACTION;
 	set_handler_env(target, rest);
@@ -1713,7 +1923,7 @@ enter_script_dir(const struct request *rq)
 {
 	char dir[PATH_MAX], *slash;
 
-	snprintf(dir, sizeof(dir), "%s", rq->path);
+	format(dir, sizeof(dir), "%s", rq->path);
 	if ((slash = strrchr(dir, '/')) == NULL)
 		return;
 	slash[slash == dir] = '\0';
@@ -1762,7 +1972,7 @@ read_invocation(struct request *rq, int argc, char **argv)
 	    is_script(argv[1]))	/* "#!/path/cgiguard" alone */
 		refuse_shebang(argv[1], "missing interpreter");
 	if (rq->cgi_context && sf != NULL && is_self(sf)) {
-		read_handler(rq, argc, argv);
+		read_handler(rq, argv);
 		return;
 	}
 	if (rq->cgi_context && argc >= 2 && strpbrk(argv[1], " \t") != NULL)
@@ -1847,7 +2057,7 @@ resolve_program(struct request *rq)
 		if (end == NULL)
 			end = p + strlen(p);
 		/* An empty element is the CGI's directory: no place to look. */
-		if (end > p && snprintf(buf, sizeof(buf), "%.*s/%s",
+		if (end > p && format(buf, sizeof(buf), "%.*s/%s",
 		    (int)(end - p), p, rq->path) < (int)sizeof(buf)) {
 			if ((e = check_runnable(buf)) == 0) {
 				rq->path = buf;
@@ -1874,7 +2084,7 @@ make_script_absolute(struct request *rq, const char *asked)
 		rq->script = rq->path;	/* found through PATH */
 	if (rq->script[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
 		return;
-	if (snprintf(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
+	if (format(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
 	    (int)sizeof(buf))
 		rq->script = buf;
 }
@@ -1931,8 +2141,8 @@ scrub_environment(int clean)
 		*to++ = *from;
 	}
 	*to = NULL;
-	if (clean && putenv(safe_path) != 0)
-		die_errno(EXIT_FAILED, "putenv");
+	if (clean)
+		env_put("PATH", safe_path);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -2220,13 +2430,13 @@ fail_spawn(const struct spawn *sp)
 	char msg[PATH_MAX + 128];
 
 	if (sp->step == STEP_EXEC)
-		snprintf(msg, sizeof(msg), "%s: %s", sp->rq->path,
+		format(msg, sizeof(msg), "%s: %s", sp->rq->path,
 		    strerror(sp->err));
 	else if (sp->step == STEP_SWAPPED)
-		snprintf(msg, sizeof(msg), "%s: changed since it was checked",
+		format(msg, sizeof(msg), "%s: changed since it was checked",
 		    sp->rq->path);
 	else
-		snprintf(msg, sizeof(msg), "cannot set up the CGI: %s",
+		format(msg, sizeof(msg), "cannot set up the CGI: %s",
 		    strerror(sp->err));
 	fail_request(spawn_status(sp), msg);
 	return spawn_status(sp);
@@ -2326,6 +2536,77 @@ signal_cgi(struct keeper *k, int sig)
 		(void)kill(-k->cgi, sig);
 }
 
+/* ---- directories --------------------------------------------------------- */
+
+/*
+ * The names in a directory.  On Linux getdents64 fills a buffer of the
+ * caller's; opendir would take one from the heap.
+ */
+#if defined(__linux__) && defined(SYS_getdents64)
+#define DIR_GETDENTS
+#endif
+
+struct dir_scan {
+#ifdef DIR_GETDENTS
+	int		 fd;
+	long		 len, off;
+	long long	 buf[256];	/* struct linux_dirent64 records */
+#else
+	DIR		*d;
+#endif
+};
+
+static int
+dir_open(struct dir_scan *ds, const char *path)
+{
+#ifdef DIR_GETDENTS
+	ds->len = ds->off = 0;
+	ds->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return ds->fd < 0 ? -1 : 0;
+#else
+	return (ds->d = opendir(path)) == NULL ? -1 : 0;
+#endif
+}
+
+/* The next name, "." and ".." included; NULL at the end. */
+static const char *
+dir_next(struct dir_scan *ds)
+{
+#ifdef DIR_GETDENTS
+	unsigned short reclen;
+	const char *rec;
+
+	while (ds->off >= ds->len) {
+		ds->len = (long)syscall(SYS_getdents64, ds->fd, ds->buf,
+		    sizeof(ds->buf));
+		if (ds->len < 0 && errno == EINTR)
+			continue;
+		if (ds->len <= 0)
+			return NULL;
+		ds->off = 0;
+	}
+	/* d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), d_name */
+	rec = (const char *)ds->buf + ds->off;
+	memcpy(&reclen, rec + 16, sizeof(reclen));
+	ds->off += reclen;
+	return rec + 19;
+#else
+	struct dirent *de = readdir(ds->d);
+
+	return de != NULL ? de->d_name : NULL;
+#endif
+}
+
+static void
+dir_close(struct dir_scan *ds)
+{
+#ifdef DIR_GETDENTS
+	close(ds->fd);
+#else
+	closedir(ds->d);
+#endif
+}
+
 /* ---- the keeper: killing the tree ---------------------------------------- */
 
 #ifdef __linux__
@@ -2354,13 +2635,32 @@ static int
 read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
+	unsigned long long v;
+	int field;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	format(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
 	    (p = strrchr(buf, ')')) == NULL)
 		return -1;
-	return sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%*u %*u %*d %*d %*d %*d %*d %*d %llu", ppid, start) == 2 ? 0 : -1;
+	/* After the name: state (field 3), ppid (4), ... starttime (22). */
+	for (p++, field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (field == 4 || field == 22) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			for (v = 0; *p >= '0' && *p <= '9'; p++)
+				v = v * 10 + (unsigned)(*p - '0');
+			if (field == 4)
+				*ppid = (pid_t)v;
+			else
+				*start = v;
+		} else if (*p == '\0')
+			return -1;
+		while (*p != ' ' && *p != '\0')
+			p++;
+	}
+	return 0;
 }
 
 /* Signal by pidfd, after checking the pid still is the process we saw. */
@@ -2385,9 +2685,11 @@ signal_exact(const struct proc *p, int sig)
 	return r;
 }
 
+#define TREE_MAX	4096	/* descendants one kill stops and kills */
+
 struct tree {
-	struct proc	*p;
-	size_t		 n, cap;
+	struct proc	*p;		/* TREE_MAX of them */
+	size_t		 n;
 	pid_t		 self;		/* the keeper: the tree's root */
 };
 
@@ -2411,17 +2713,8 @@ in_tree(const struct tree *t, pid_t pid)
 static void
 tree_add(struct tree *t, pid_t pid)
 {
-	size_t cap = t->cap ? t->cap * 2 : 64;
-	struct proc *grown;
-
-	if (pid <= 1 || in_tree(t, pid))
+	if (pid <= 1 || t->n == TREE_MAX || in_tree(t, pid))
 		return;
-	if (t->n == t->cap) {
-		if ((grown = realloc(t->p, cap * sizeof(*t->p))) == NULL)
-			return;
-		t->p = grown;
-		t->cap = cap;
-	}
 	t->p[t->n].pid = pid;
 	if (read_stat(pid, &t->p[t->n].ppid, &t->p[t->n].start) < 0 ||
 	    !in_tree(t, t->p[t->n].ppid))
@@ -2467,59 +2760,60 @@ add_listed(struct tree *t, const char *path)
 static void
 add_children(struct tree *t, pid_t pid)
 {
+	struct dir_scan d;
+	const char *name;
 	char path[96];
-	struct dirent *de;
-	DIR *d;
 
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
-	if ((d = opendir(path)) == NULL)
+	format(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	if (dir_open(&d, path) < 0)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+	while ((name = dir_next(&d)) != NULL) {
+		if (name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/children",
-		    (long)pid, de->d_name);
+		format(path, sizeof(path), "/proc/%ld/task/%.20s/children",
+		    (long)pid, name);
 		add_listed(t, path);
 	}
-	closedir(d);
+	dir_close(&d);
 }
 
 /* Without the children files: every process whose parent is in the tree. */
 static void
 add_by_scan(struct tree *t, pid_t self)
 {
-	unsigned long long start;
-	struct dirent *de;
+	unsigned long long start, pid;
+	struct dir_scan d;
+	const char *name, *end;
+	int overflow = 0;
 	pid_t ppid;
-	long pid;
-	char *end;
-	DIR *d;
 
-	if ((d = opendir("/proc")) == NULL)
+	if (dir_open(&d, "/proc") < 0)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		pid = strtol(de->d_name, &end, 10);
-		if (*end != '\0' || pid <= 1 || pid == self ||
+	while ((name = dir_next(&d)) != NULL) {
+		end = parse_digits(name, &pid, &overflow);
+		if (end == NULL || *end != '\0' || overflow || pid <= 1 ||
+		    pid > INT_MAX || (pid_t)pid == self ||
 		    read_stat((pid_t)pid, &ppid, &start) < 0)
 			continue;
 		if (in_tree(t, ppid))
 			tree_add(t, (pid_t)pid);
 	}
-	closedir(d);
+	dir_close(&d);
 }
 
 /* Stop every descendant, looking again until none is new, then kill them all. */
 static int
 kill_tree(struct keeper *k)
 {
+	static struct proc procs[TREE_MAX];	/* touched only by a kill */
 	pid_t self = getpid();
-	struct tree t = { NULL, 0, 0, self };
+	struct tree t = { procs, 0, self };
 	long long give_up = now_ms() + 500;
 	char path[64];
 	size_t before, i;
 	int round, listed;
 
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)self,
+	format(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)self,
 	    (long)self);
 	listed = access(path, R_OK) == 0;
 	signal_cgi(k, SIGSTOP);
@@ -2537,7 +2831,6 @@ kill_tree(struct keeper *k)
 	signal_cgi(k, SIGKILL);
 	for (i = 0; i < t.n; i++)
 		(void)signal_exact(&t.p[i], SIGKILL);
-	free(t.p);
 	return (int)t.n;
 }
 #else
@@ -2570,26 +2863,29 @@ survivor_name(const struct keeper *k, char *name, size_t size)
 		h = (h ^ (unsigned long long)st.st_dev) * 1099511628211ULL;
 		h = (h ^ (unsigned long long)st.st_ino) * 1099511628211ULL;
 	}
-	snprintf(name, size, "cg:%012llx", h & 0xffffffffffffULL);
+	format(name, size, "cg:%012llx", h & 0xffffffffffffULL);
 }
 
 #ifdef __linux__
 static long
 real_uid_of(const char *pid)
 {
-	char path[64], buf[2048], *p, *end;
-	long uid;
+	char path[64], buf[2048], *p;
+	unsigned long long uid;
+	const char *end;
+	int overflow = 0;
 
-	snprintf(path, sizeof(path), "/proc/%.20s/status", pid);
+	format(path, sizeof(path), "/proc/%.20s/status", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
 	    (p = strstr(buf, "\nUid:")) == NULL)
 		return -1;
-	errno = 0;
-	uid = strtol(p + 5, &end, 10);
-	if (errno != 0 || end == p + 5 || (*end != '\t' && *end != ' ') ||
-	    uid < 0)
+	for (p += 5; *p == '\t' || *p == ' '; p++)
+		;
+	end = parse_digits(p, &uid, &overflow);
+	if (end == NULL || overflow || (*end != '\t' && *end != ' ') ||
+	    uid > LONG_MAX)
 		return -1;
-	return uid;
+	return (long)uid;
 }
 
 /* Other survivors of our user, and of our script; -1 if /proc is unreadable. */
@@ -2597,26 +2893,25 @@ static int
 count_survivors(const char *name, int *user, int *script)
 {
 	char path[64], comm[32], self[32];
-	struct dirent *de;
-	DIR *d;
+	struct dir_scan d;
+	const char *pid;
 
 	*user = *script = 0;
-	snprintf(self, sizeof(self), "%ld", (long)getpid());
-	if ((d = opendir("/proc")) == NULL)
+	format(self, sizeof(self), "%ld", (long)getpid());
+	if (dir_open(&d, "/proc") < 0)
 		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    strcmp(de->d_name, self) == 0)
+	while ((pid = dir_next(&d)) != NULL) {
+		if (pid[0] < '1' || pid[0] > '9' || strcmp(pid, self) == 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/comm", de->d_name);
+		format(path, sizeof(path), "/proc/%.20s/comm", pid);
 		if (read_small(path, comm, sizeof(comm)) < 0 ||
 		    strncmp(comm, "cg:", 3) != 0 ||
-		    real_uid_of(de->d_name) != (long)getuid())
+		    real_uid_of(pid) != (long)getuid())
 			continue;
 		(*user)++;
 		*script += strncmp(comm, name, strlen(name)) == 0;
 	}
-	closedir(d);
+	dir_close(&d);
 	return 0;
 }
 #endif
@@ -2656,13 +2951,14 @@ start_grace(struct keeper *k)
 	long long grace = k->rq->cf.grace_ms;
 	const char *full;
 	struct line l;
+	char secs[32];
 
 	if (!take_survivor_slot(k, &full)) {
 		if (grace > SERVER_GRACE_MS)
 			grace = SERVER_GRACE_MS;
 		line_start(&l, "no-slot");
 		line_add(&l, "cap", full);
-		line_addf(&l, "grace", "%.2fs", (double)grace / 1000);
+		line_add(&l, "grace", put_secs(secs, grace * 1000));
 		line_add(&l, "script", k->rq->script);
 		log_line(&l);
 	}
@@ -2806,7 +3102,7 @@ output_failed(struct keeper *k, struct stream *s, int err)
 	if (err == EPIPE || err == ECONNRESET)
 		server_gone(k);
 	else if (s == &k->out) {
-		snprintf(msg, sizeof(msg), "stdout: %s", strerror(err));
+		format(msg, sizeof(msg), "stdout: %s", strerror(err));
 		report("failed", msg);
 		abandon(k, "output-error", SIGTERM, EXIT_FAILED);
 	}
@@ -2949,6 +3245,36 @@ flush_stream(struct keeper *k, struct stream *s)
 }
 
 /* After abandonment: stdout is discarded, stderr goes to the log. */
+/*
+ * Stdout after abandonment, spliced to /dev/null: the pages move without a
+ * copy and without touching our buffer.  -1 where splice cannot (then read).
+ */
+static int
+discard_output(struct keeper *k)
+{
+#ifdef SPLICE_F_NONBLOCK
+	static int null_fd = -2;
+	ssize_t n;
+
+	if (null_fd == -2)
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null_fd < 0)
+		return -1;
+	n = splice(k->out.from, NULL, null_fd, NULL, BULK_PIPE,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n == 0)
+		close_fd(&k->out.from);
+	if (n >= 0)
+		return 1;
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	close_fd(&null_fd);
+#else
+	(void)k;
+#endif
+	return -1;
+}
+
 static int
 drain_stream(struct keeper *k, struct stream *s)
 {
@@ -2958,6 +3284,8 @@ drain_stream(struct keeper *k, struct stream *s)
 		log_stderr(k, s->buf + s->off, s->len);
 	s->len = 0;
 	s->full = 0;
+	if (s == &k->out && (n = discard_output(k)) >= 0)
+		return (int)n;
 	if ((n = read(s->from, s->buf, s->size)) == 0) {
 		close_fd(&s->from);
 		if (s == &k->err)
@@ -3038,11 +3366,12 @@ static void
 log_killed(struct keeper *k, int processes)
 {
 	struct line l;
+	char secs[32];
 
 	line_start(&l, "killed");
 	line_add(&l, "reason", k->abandon_reason != NULL &&
 	    strcmp(k->abandon_reason, "timeout") == 0 ? "timeout" : "grace");
-	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
+	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
 	line_addf(&l, "processes", "%d", processes);
 	line_add(&l, "script", k->rq->script);
 	log_line(&l);
@@ -3052,6 +3381,7 @@ static void
 log_finished(struct keeper *k)
 {
 	struct line l;
+	char secs[32];
 
 	if (k->phase == KILLED || k->finish_logged ||
 	    (k->phase != ABANDONED && !k->rq->cf.verbose))
@@ -3060,7 +3390,7 @@ log_finished(struct keeper *k)
 	line_start(&l, "finished");
 	if (k->cgi_wstatus >= 0)
 		line_addf(&l, "status", "%d", exit_code(k->cgi_wstatus));
-	line_addf(&l, "elapsed", "%.2fs", elapsed_s(k->rq));
+	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
 	if (k->phase == ABANDONED)
 		line_add(&l, "after", "abandoned");
 	else if (k->at[GRACE])
@@ -3258,7 +3588,7 @@ close_inherited(struct keeper *k)
 static void
 open_stream(struct stream *s, int from, int to)
 {
-	static char out_buf[RELAY_CHUNK], err_buf[RELAY_CHUNK];
+	static char out_buf[RELAY_CHUNK], err_buf[4096];
 
 	s->from = from;
 	s->to = to;
@@ -3506,15 +3836,26 @@ note_title_area(int argc, char **argv)
 		title_size = MARK_MAX;
 }
 
-/* The script (absolute: see make_script_absolute), away from the title. */
+/*
+ * The script (absolute: see make_script_absolute), away from the title: at
+ * the end of the title area, past argv's part and past any mark, when it
+ * fits there (the area is ours once environ is let go), else in a page of
+ * its own.
+ */
 static const char *
 save_script(struct request *rq)
 {
 	static char saved[PATH_MAX];
+	size_t len = strlen(rq->script) + 1;
+	char *to = saved;
 
-	snprintf(saved, sizeof(saved), "%s", rq->script);
-	rq->script = saved;
-	return saved;
+	if (title_size >= title_args + len && title_size >= 2 * len + 200) {
+		to = title + title_size - len;
+		memmove(to, rq->script, len);
+	} else
+		format(saved, sizeof(saved), "%s", rq->script);
+	rq->script = to;
+	return to;
 }
 
 static const char *
@@ -3545,7 +3886,7 @@ publish_state(const struct keeper *k)
 		environ = no_environ;
 	}
 	deadline = k->phase == RUNNING ? k->at[TIMEOUT] : k->at[GRACE];
-	n = snprintf(title, title_size, MARK "state=%s start=%lld deadline=%lld "
+	n = format(title, title_size, MARK "state=%s start=%lld deadline=%lld "
 	    "pgid=%ld script=%s", state_name(k), (long long)rq->start.tv_sec *
 	    1000 + rq->start.tv_nsec / 1000000, deadline, (long)k->cgi, script);
 	if (n < 0)
@@ -3624,7 +3965,7 @@ read_mark(const char *pid, char *buf, size_t size, struct mark *m)
 	char path[64], again[MARK_MAX + 1];
 	int tries;
 
-	snprintf(path, sizeof(path), "/proc/%.20s/cmdline", pid);
+	format(path, sizeof(path), "/proc/%.20s/cmdline", pid);
 	for (tries = 0; tries < 3; tries++) {
 		if (read_small(path, buf, size) < 0 ||
 		    strncmp(buf, MARK, sizeof(MARK) - 1) != 0 ||
@@ -3642,7 +3983,7 @@ cgroup_of(const char *pid, char *out, size_t size)
 {
 	char path[64], buf[4096], *p, *e;
 
-	snprintf(path, sizeof(path), "/proc/%.20s/cgroup", pid);
+	format(path, sizeof(path), "/proc/%.20s/cgroup", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
 	if (strncmp(buf, "0::", 3) == 0)
@@ -3657,7 +3998,7 @@ cgroup_of(const char *pid, char *out, size_t size)
 		*e = '\0';
 	if (*p != '/')
 		return -1;
-	snprintf(out, size, "%s", p);
+	format(out, size, "%s", p);
 	return 0;
 }
 
@@ -3677,11 +4018,11 @@ user_name(int uid, char *out, size_t size)
 {
 	static char pw[65536];
 	static int loaded;
-	const char *line, *next, *c1, *c2;
+	const char *line, *next, *c1, *c2, *e;
+	unsigned long long v;
+	int fd, overflow = 0;
 	size_t len = 0;
 	ssize_t n;
-	char *e;
-	int fd;
 
 	if (!loaded && (fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC)) >= 0) {
 		while (len < sizeof(pw) - 1 &&
@@ -3702,13 +4043,13 @@ user_name(int uid, char *out, size_t size)
 		    c1 == line ||
 		    (c2 = memchr(c1 + 1, ':', (size_t)(next - c1 - 1))) == NULL)
 			continue;
-		if (c2[1] >= '0' && c2[1] <= '9' &&
-		    strtol(c2 + 1, &e, 10) == uid && *e == ':') {
-			snprintf(out, size, "%.*s", (int)(c1 - line), line);
+		if ((e = parse_digits(c2 + 1, &v, &overflow)) != NULL &&
+		    !overflow && *e == ':' && v == (unsigned long long)uid) {
+			format(out, size, "%.*s", (int)(c1 - line), line);
 			return out;
 		}
 	}
-	snprintf(out, size, "%d", uid);
+	format(out, size, "%d", uid);
 	return out;
 }
 
@@ -3718,7 +4059,7 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
     const struct mark *m, const char *cg, long long now)
 {
 	struct line l;
-	char user[64];
+	char user[64], secs[32];
 
 	l.len = 0;
 	l.buf[0] = '\0';
@@ -3727,13 +4068,13 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
 	line_add(&l, "user", user_name(uid, user, sizeof(user)));
 	line_add(&l, "script", m->script);
 	line_add(&l, "state", m->state);
-	line_addf(&l, "age", "%.2fs",
-	    (double)(now > m->start ? now - m->start : 0) / 1000);
+	line_add(&l, "age", put_secs(secs,
+	    (now > m->start ? now - m->start : 0) * 1000));
 	if (m->deadline == 0)
 		line_add(&l, "left", "none");
 	else
-		line_addf(&l, "left", "%.2fs", (double)(m->deadline > now ?
-		    m->deadline - now : 0) / 1000);
+		line_add(&l, "left", put_secs(secs, (m->deadline > now ?
+		    m->deadline - now : 0) * 1000));
 	line_addf(&l, "pgid", "%ld", m->pgid);
 	line_add(&l, "cgroup", cg);
 	line_put(&l, "\n", 1);
@@ -3752,32 +4093,31 @@ scan_keepers(const char *top, int fd, const char *prefix)
 {
 	char buf[MARK_MAX + 1], cg[PATH_MAX], self[32];
 	long long now = now_ms();
-	struct dirent *de;
+	struct dir_scan d;
+	const char *pid;
 	struct mark m;
 	int uid, n = 0;
-	DIR *d;
 
-	snprintf(self, sizeof(self), "%ld", (long)getpid());
-	if ((d = opendir("/proc")) == NULL)
+	format(self, sizeof(self), "%ld", (long)getpid());
+	if (dir_open(&d, "/proc") < 0)
 		die(EXIT_FAILED, "/proc: %s", strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    strcmp(de->d_name, self) == 0 ||
-		    read_mark(de->d_name, buf, sizeof(buf), &m) < 0 ||
-		    (uid = real_uid_of(de->d_name)) < 0 ||
+	while ((pid = dir_next(&d)) != NULL) {
+		if (pid[0] < '1' || pid[0] > '9' || strcmp(pid, self) == 0 ||
+		    read_mark(pid, buf, sizeof(buf), &m) < 0 ||
+		    (uid = real_uid_of(pid)) < 0 ||
 		    (getuid() != 0 && uid != (int)getuid()))
 			continue;
-		if (cgroup_of(de->d_name, cg, sizeof(cg)) < 0) {
+		if (cgroup_of(pid, cg, sizeof(cg)) < 0) {
 			if (top != NULL)
 				continue;	/* gone since we read its line */
-			snprintf(cg, sizeof(cg), "unknown");
+			format(cg, sizeof(cg), "unknown");
 		} else if (top != NULL && !within(cg, top))
 			continue;
 		n++;
 		if (fd >= 0)
-			print_mark(fd, prefix, de->d_name, uid, &m, cg, now);
+			print_mark(fd, prefix, pid, uid, &m, cg, now);
 	}
-	closedir(d);
+	dir_close(&d);
 	return n;
 }
 #else

@@ -5,6 +5,7 @@
  *   bench mem SAMPLES CGIPATH name cmd [arg ...] [:: name cmd ...] ...
  *   bench bulk PAIRS SECONDS  name[@PIPE] cmd [arg ...] :: name cmd [arg ...]
  *   bench stream PAIRS        name cmd [arg ...] :: name cmd [arg ...]
+ *   bench herd N CGIPATH cmd [arg ...]
  *   bench reap cmd [arg ...]
  *
  * The first variant is the baseline (the CGI run directly).  Each round runs
@@ -20,8 +21,12 @@
  *
  * NAME@BYTES sets the size of the pipe that variant's stdout goes to.
  * `mem` reads /proc/PID/smaps_rollup of every process between the driver and
- * the CGI (CGIPATH) while the CGI waits for EOF on its stdin.  `reap` runs a
- * command as a subreaper and returns once every descendant is gone (Apache).
+ * the CGI (CGIPATH) while the CGI waits for EOF on its stdin; text_kb is the
+ * resident part of its executable mappings (smaps).  `herd` starts N
+ * requests one after another, each abandoned (TERM to the front) once the
+ * CGI has written, sums the smaps_rollup of the processes left that are not
+ * the CGI (the keepers), then kills every descendant and reaps them.  `reap`
+ * runs a command as a subreaper and returns once every descendant is gone.
  * Output: one line of key=value fields per result, for run.sh to tabulate.
  */
 #define _GNU_SOURCE
@@ -153,14 +158,14 @@ ppid_of(pid_t pid)
 static int
 descendants(pid_t root, pid_t *out, int max)
 {
-	pid_t all[4096], par[4096];
+	pid_t all[8192], par[8192];
 	int n = 0, k = 0, i, j;
 	struct dirent *d;
 	DIR *dir;
 
 	if ((dir = opendir("/proc")) == NULL)
 		return 0;
-	while ((d = readdir(dir)) != NULL && n < 4096) {
+	while ((d = readdir(dir)) != NULL && n < 8192) {
 		pid_t pid = (pid_t)atoi(d->d_name);
 
 		if (pid > 0) {
@@ -450,7 +455,57 @@ struct memprobe {
 	int		 n;
 	char		 comm[MAXPROC][32];
 	double		 rss[MAXPROC], pss[MAXPROC], priv[MAXPROC];
+	double		 text[MAXPROC];
 };
+
+/* Rss, Pss and private KiB from smaps_rollup; -1 where unreadable. */
+static void
+read_rollup(pid_t pid, double *rss, double *pss, double *priv)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	*rss = *pss = -1;
+	*priv = 0;
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		double kb = 0;
+
+		sscanf(line, "Rss: %lf", rss);
+		sscanf(line, "Pss: %lf", pss);
+		if (sscanf(line, "Private_Clean: %lf", &kb) == 1 ||
+		    sscanf(line, "Private_Dirty: %lf", &kb) == 1)
+			*priv += kb;
+	}
+	fclose(f);
+}
+
+/* Resident KiB of the executable mappings (program text). */
+static double
+text_rss(pid_t pid)
+{
+	char path[64], line[256], perms[8];
+	double kb, sum = 0;
+	int exec = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%*x-%*x %7s", perms) == 1 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			exec = strchr(perms, 'x') != NULL &&
+			    strstr(line, "[vdso]") == NULL &&
+			    strstr(line, "[vsyscall]") == NULL;
+		else if (exec && sscanf(line, "Rss: %lf", &kb) == 1)
+			sum += kb;
+	}
+	fclose(f);
+	return sum;
+}
 
 static int
 is_cgi(pid_t pid, const char *cgi)
@@ -471,7 +526,7 @@ probe_memory(pid_t pid, void *arg)
 	struct memprobe *m = arg;
 	pid_t t[MAXPROC + 1];
 	int i, n = descendants(pid, t, MAXPROC + 1);
-	char path[64], line[256];
+	char path[64];
 	FILE *f;
 
 	m->n = 0;
@@ -485,21 +540,8 @@ probe_memory(pid_t pid, void *arg)
 				m->comm[m->n][strcspn(m->comm[m->n], "\n")] = '\0';
 			fclose(f);
 		}
-		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)t[i]);
-		m->rss[m->n] = m->pss[m->n] = -1;
-		m->priv[m->n] = 0;
-		if ((f = fopen(path, "re")) != NULL) {
-			while (fgets(line, sizeof(line), f) != NULL) {
-				double kb = 0;
-
-				sscanf(line, "Rss: %lf", &m->rss[m->n]);
-				sscanf(line, "Pss: %lf", &m->pss[m->n]);
-				if (sscanf(line, "Private_Clean: %lf", &kb) == 1 ||
-				    sscanf(line, "Private_Dirty: %lf", &kb) == 1)
-					m->priv[m->n] += kb;
-			}
-			fclose(f);
-		}
+		read_rollup(t[i], &m->rss[m->n], &m->pss[m->n], &m->priv[m->n]);
+		m->text[m->n] = text_rss(t[i]);
 		m->n++;
 	}
 }
@@ -520,7 +562,7 @@ cmd_mem(int argc, char **argv)
 	on_ready = probe_memory;
 	for (i = 0; i < nv; i++) {
 		struct memprobe m[64];
-		double rss[64], pss[64], priv[64];
+		double rss[64], pss[64], priv[64], text[64];
 
 		memset(m, 0, sizeof(m));
 		for (s = 0; s < samples; s++) {
@@ -534,14 +576,93 @@ cmd_mem(int argc, char **argv)
 				rss[s] = m[s].n > p ? m[s].rss[p] : 0;
 				pss[s] = m[s].n > p ? m[s].pss[p] : 0;
 				priv[s] = m[s].n > p ? m[s].priv[p] : 0;
+				text[s] = m[s].n > p ? m[s].text[p] : 0;
 			}
 			printf("mem name=%s proc=%d comm=%s rss_kb=%.0f pss_kb=%.0f "
-			    "private_kb=%.0f\n", v[i].name, p, m[0].comm[p],
-			    median(rss, samples), median(pss, samples),
-			    median(priv, samples));
+			    "private_kb=%.0f text_kb=%.0f\n", v[i].name, p,
+			    m[0].comm[p], median(rss, samples), median(pss, samples),
+			    median(priv, samples), median(text, samples));
 		}
 	}
 	return 0;
+}
+
+/* ---- herd: the memory of many abandoned keepers ---------------------------- */
+
+#define HERD_MAX	2000
+
+static int
+cmd_herd(int argc, char **argv)
+{
+	int n = atoi(argv[0]), i, started = 0, left, status, devnull;
+	double rss = 0, pss = 0, priv = 0, r, p, q, t0;
+	static pid_t t[2 * HERD_MAX + 8];
+	char cgi[PATH_MAX], c;
+	pid_t pid, self = getpid();
+
+	if (argc < 3 || n < 1 || n > HERD_MAX || realpath(argv[1], cgi) == NULL) {
+		fprintf(stderr, "bench: herd N CGIPATH cmd [arg ...]\n");
+		return 2;
+	}
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		die("/dev/null");
+	for (i = 0; i < n; i++) {
+		int out[2];
+
+		if (pipe2(out, O_CLOEXEC) < 0)
+			die("pipe");
+		if ((pid = fork()) < 0)
+			die("fork");
+		if (pid == 0)
+			child_exec(argv + 2, devnull, out[1], devnull);
+		close(out[1]);
+		while (read(out[0], &c, 1) < 0 && errno == EINTR)
+			;			/* the CGI has started */
+		kill(pid, SIGTERM);		/* the server abandons it */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		close(out[0]);
+		started++;
+	}
+	usleep(200000);				/* the keepers settle */
+	left = descendants(self, t, 2 * HERD_MAX + 8);
+	for (i = 1, n = 0; i < left; i++) {
+		if (is_cgi(t[i], cgi))
+			continue;
+		read_rollup(t[i], &r, &p, &q);
+		if (r < 0)
+			continue;
+		if (n == 0 && getenv("BENCH_HERD_SMAPS") != NULL) {
+			char cmd[256];
+
+			snprintf(cmd, sizeof(cmd), "awk '/^[0-9a-f]+-/ { m = $1 \" \" $2 \" \" $6 } "
+			    "/^Rss/ { r = $2 } /^Private_Dirty/ { if (r) print m, r, $2 }' "
+			    "/proc/%d/smaps >&2", (int)t[i]);
+			if (system(cmd) != 0)
+				fprintf(stderr, "bench: smaps of %d\n", (int)t[i]);
+		}
+		rss += r;
+		pss += p;
+		priv += q;
+		n++;
+	}
+	printf("herd requests=%d keepers=%d rss_kb=%.0f pss_kb=%.0f "
+	    "private_kb=%.0f\n", started, n, rss, pss, priv);
+	/* Kill what is left, by pid, until no descendant remains (10 s). */
+	t0 = now_us();
+	while ((left = descendants(self, t, 2 * HERD_MAX + 8)) > 1 &&
+	    now_us() - t0 < 10e6) {
+		for (i = left - 1; i >= 1; i--)
+			kill(t[i], SIGKILL);
+		while (waitpid(-1, &status, WNOHANG) > 0)
+			;
+		usleep(10000);
+	}
+	while (waitpid(-1, &status, WNOHANG) > 0)
+		;
+	if (left > 1)
+		fprintf(stderr, "bench: herd: %d processes left\n", left - 1);
+	return left > 1;
 }
 
 /* ---- bulk: 1 GiB through the relay ----------------------------------------- */
@@ -673,6 +794,8 @@ main(int argc, char *argv[])
 		return cmd_reap(argv + 2);
 	if (strcmp(argv[1], "req") == 0 && argc >= 5)
 		return cmd_req(argc - 2, argv + 2);
+	if (strcmp(argv[1], "herd") == 0 && argc >= 5)
+		return cmd_herd(argc - 2, argv + 2);
 	if (strcmp(argv[1], "mem") == 0 && argc >= 5)
 		return cmd_mem(argc - 2, argv + 2);
 	if (strcmp(argv[1], "bulk") == 0 && argc >= 5)

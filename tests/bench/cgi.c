@@ -3,12 +3,14 @@
  *
  *   hello            prints a minimal CGI response and exits (the trivial CGI)
  *   sleeper          prints a header line, then waits for EOF on stdin
+ *   stubborn         ignores SIGTERM, prints a header line, sleeps 60 s
  *   writer BYTES     writes BYTES zero bytes to stdout in 64 KiB writes
  *   ticker N MS      writes N lines, one every MS milliseconds, each holding
  *                    the CLOCK_MONOTONIC time in nanoseconds of its write
  *
  * Static (musl-gcc -static when present): no loader, no stdio on the way.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +41,19 @@ sleeper(void)
 	if (put(reply, sizeof(reply) - 1) < 0)
 		return 1;
 	while (read(0, b, sizeof(b)) > 0)
+		;
+	return 0;
+}
+
+static int
+stubborn(void)
+{
+	struct timespec t = { 60, 0 };
+
+	signal(SIGTERM, SIG_IGN);
+	if (put(reply, sizeof(reply) - 1) < 0)
+		return 1;
+	while (nanosleep(&t, &t) != 0)
 		;
 	return 0;
 }
@@ -107,6 +122,8 @@ main(int argc, char *argv[])
 	name = name != NULL ? name + 1 : argv[0];
 	if (strcmp(name, "sleeper") == 0)
 		return sleeper();
+	if (strcmp(name, "stubborn") == 0)
+		return stubborn();
 	if (strcmp(name, "writer") == 0 && argc > 1)
 		return writer(atoll(argv[1]));
 	if (strcmp(name, "ticker") == 0 && argc > 2)

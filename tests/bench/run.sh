@@ -1,10 +1,12 @@
 #!/bin/sh
-# Paired benchmark of cgiguard against running the CGI directly and against
-# the wrappers an admin could use instead (env, timeout, tini, dumb-init).
+# Paired benchmark of cgiguard against running the CGI directly, against
+# the bare late-EOF double-fork shape (bare.c: none of cgiguard's logic) and
+# against the wrappers an admin could use instead (env, timeout, tini,
+# dumb-init).  Each goal is printed with PASS or FAIL beside it.
 #
 #   sh tests/bench/run.sh ./cgiguard        (make bench)
 #
-# Builds its helpers (bench.c, cgi.c) into tests/bench/out/, prints one table
+# Builds its helpers (bench.c, cgi.c, bare.c) into tests/bench/out/, prints one table
 # and writes it, with the machine it came from, between the README's
 # <!-- bench:begin --> and <!-- bench:end --> markers.  Every comparison is
 # paired: A and B alternate in one run, and the table gives the median of the
@@ -14,6 +16,7 @@
 # seconds per CGI; BENCH_BULK_PAIRS=6 (at most 15 s, twice); BENCH_STREAM_PAIRS=3;
 # BENCH_AB_N=2000 requests (at most BENCH_AB_SECS=8 s) per ab -c 4 run, at
 # most BENCH_AB1_SECS=5 s per ab -c 1 run, BENCH_AB_ROUNDS=3;
+# BENCH_HERD=1000 abandoned requests whose keepers' memory is summed;
 # BENCH_PARTS="req relay apache" picks the parts; BENCH_README=0 leaves the
 # README alone.
 set -eu
@@ -35,18 +38,21 @@ AB_ROUNDS=${BENCH_AB_ROUNDS:-3}
 AB_SECS=${BENCH_AB_SECS:-8}
 AB1_SECS=${BENCH_AB1_SECS:-5}
 PARTS=${BENCH_PARTS:-req relay apache}
+HERD=${BENCH_HERD:-1000}
 GIB=1073741824
 
 # ---- helpers -----------------------------------------------------------------
 mkdir -p "$out"
 cc -O2 -Wall -Wextra -o "$out/bench" "$here/bench.c"
-if command -v musl-gcc >/dev/null 2>&1; then
-	musl-gcc -O2 -static -o "$out/cgi" "$here/cgi.c"
-else
-	cc -O2 -static -o "$out/cgi" "$here/cgi.c" 2>/dev/null ||
-	    cc -O2 -o "$out/cgi" "$here/cgi.c"
-fi
-for n in hello sleeper writer ticker; do ln -f "$out/cgi" "$out/$n"; done
+for prog in cgi bare; do
+	if command -v musl-gcc >/dev/null 2>&1; then
+		musl-gcc -O2 -static -o "$out/$prog" "$here/$prog.c"
+	else
+		cc -O2 -static -o "$out/$prog" "$here/$prog.c" 2>/dev/null ||
+		    cc -O2 -o "$out/$prog" "$here/$prog.c"
+	fi
+done
+for n in hello sleeper stubborn writer ticker; do ln -f "$out/cgi" "$out/$n"; done
 bench=$out/bench
 res=$out/results.txt
 load0=$(cut -d' ' -f1 /proc/loadavg)
@@ -60,6 +66,7 @@ done
 prefix() {
 	case $1 in
 	cgiguard)	echo "$cg" ;;
+	bare)		echo "$out/bare" ;;
 	env)		command -v env ;;
 	timeout)	echo "$(command -v timeout) 60" ;;
 	tini)		echo "$(command -v tini) -s --" ;;
@@ -69,7 +76,7 @@ prefix() {
 # variants CGI-COMMAND: "direct CGI :: cgiguard cgiguard CGI :: env ..."
 variants() {
 	v="direct $*"
-	for w in cgiguard $peers; do
+	for w in cgiguard bare $peers; do
 		v="$v :: $w $(prefix "$w") $*"
 	done
 	echo "$v"
@@ -89,7 +96,10 @@ echo "1/3 per request: static C CGI and /bin/sh -c : ($ROUNDS rounds or ${SECS}s
 	    sed 's/^req /req cgi=sh /'
 	"$bench" mem 5 "$out/sleeper" \
 	    $(variants "$out/sleeper" | sed 's/^direct [^:]*:: //')
+	# The keepers of abandoned requests whose CGI ignores TERM.
+	"$bench" herd "$HERD" "$out/stubborn" "$cg" "$out/stubborn"
 } >> "$res"
+echo "text name=cgiguard $(size "$cg" | awk 'NR == 2 { print "bytes=" $1 }')" >> "$res"
 for w in cgiguard $peers; do
 	f=$(prefix "$w"); f=${f%% *}
 	case $(file -b "$f" 2>/dev/null) in
