@@ -61,7 +61,7 @@ kill_cgroup() {
 # DRAIN (a DURATION, or "none") cgiguard --drain=DRAIN; the server's exit; SIGKILL to the
 # cgroup. Sets RESULT to "LABEL:intact|corrupt ..." and DRAIN_STATUS.
 systemd_stop() {
-	local action=$1 drain=$2 spec label path st curls=() t0
+	local action=$1 drain=$2 spec label path st t0
 	shift 2
 	APACHE_MPM=prefork APACHE_BIN=$BATS_TEST_TMPDIR/apache2
 	printf '#!/bin/sh\nexec "%s" /usr/sbin/apache2 "$@"\n' "$INCG" >"$APACHE_BIN"
@@ -70,19 +70,9 @@ systemd_stop() {
 	apache_start || fail "apache did not start: $(tail -n 5 "$SITE"/logs/*)"
 	grep -qx "0::$CGROUP" "/proc/$SERVER_PID/cgroup" || fail "the server is not in $CGROUP"
 	st=$SITE/state
-	for spec in "$@"; do
-		IFS=: read -r label path <<<"$spec"
-		install -o "$CGI_USER" -m 644 "$SITE/fixtures/seed.expected" "$st/$label.data"
-		install -o "$CGI_USER" -m 644 /dev/null "$st/$label.log"
-		spawn curl -sS -N --max-time 30 -o "$st/$label.out" "$BASE$path?t=$label" 2>/dev/null
-		curls+=($!)
-	done
-	for spec in "$@"; do
-		IFS=: read -r label path <<<"$spec"
-		poll 15 grep -q '^inside ' "$st/$label.log" || fail "$label never reached its section"
-	done
+	seeds_inside "$@"
 	if [[ ${CLIENT:-leave} == leave ]]; then
-		kill -TERM "${curls[@]}" 2>/dev/null || true
+		kill -TERM "${SEED_CLIENTS[@]}" 2>/dev/null || true
 		# Apache notices at the CGI's next write: each is then abandoned, its keeper in its cgroup.
 		poll 5 abandoned_count "$#" || fail "not every seed was abandoned: $(cat "$SITE/logs/cgiguard.log")"
 	fi
@@ -99,7 +89,7 @@ systemd_stop() {
 	poll 15 gone "$SERVER_PID" || { kill -TERM "$SERVER_PID"; poll 10 gone "$SERVER_PID"; } ||
 		fail "apache2 did not exit"
 	kill_cgroup
-	wait "${curls[@]}" 2>/dev/null || true
+	wait "${SEED_CLIENTS[@]}" 2>/dev/null || true
 	RESULT=
 	for spec in "$@"; do
 		IFS=: read -r label path <<<"$spec"

@@ -43,8 +43,10 @@ teardown() {
 }
 
 # under SETUP ACTION EXPECT_WITHOUT EXPECT_WITH: SETUP is suexec-prefork,
-# suexec-event or itk; the seed without cgiguard, through its #! line (the
-# default line: no -s) and through the shell wrapper.
+# suexec-event or itk; apache_seed_under (apache.bash) on the tenant's site
+# (shared_start), the seed without cgiguard, through its #! line (the default
+# line: no -s) and through the shell wrapper. Fails on a wrong outcome, a CGI
+# that outlives the grace, or anything left running.
 under() {
 	SERVER_NAME=apache-$1
 	case $1 in
@@ -52,10 +54,11 @@ under() {
 	suexec-event) SHARED=suexec APACHE_MPM=event ;;
 	itk) SHARED=itk APACHE_MPM=prefork ;;
 	esac
-	shared_seed_under "$2" \
+	apache_seed_under shared_start "$2" \
 		"without /cgi-bin/seed.cgi $3" \
 		"with /cgi-bin/seed.sb.cgi $4" \
 		"with-wrapper /wrap-bin/seed.cgi $4"
+	((SEED_UNDER_FAILED == 0)) || fail "apache2 -k $2"
 }
 
 @test "apache-suexec-prefork: -k restart (HUP to the group, the tenant's CGI included): without cgiguard corrupted; intact through the default #! line and the wrapper (the front turns HUP into TERM)" {

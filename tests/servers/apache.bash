@@ -169,3 +169,44 @@ apache_handler_config() {
 		</VirtualHost>
 	EOF
 }
+
+# --- apache2 -k restart | graceful | stop (apache-restart.bats, apache-shared-restart.bats) ---
+#
+# Each test starts its own server on a site of its own; apache_seed_under needs
+# scenarios.bash.
+
+# apache_seed_under START ACTION "LABEL PATH EXPECT"...: START (a function that
+# makes the site and starts the server on it), the seed through each PATH at
+# once, then apache2 -k ACTION once every CGI is inside its section. EXPECT is
+# intact, corrupt or any (recorded only). Fails at once when the server does not
+# start, a seed never reaches its section or the command fails; a wrong outcome,
+# a CGI that outlives the grace or anything left running sets SEED_UNDER_FAILED
+# to 1 (else 0), for the caller to fail on. Removes the site after.
+apache_seed_under() {
+	local start=$1 action=$2 spec label path expect st t0 result cgi
+	shift 2
+	SEED_UNDER_FAILED=0
+	"$start" || fail "apache did not start: $(tail -n 5 "$SITE"/logs/*)"
+	ERRLOG_LINES=$(wc -l <"$SITE/logs/error.log")
+	st=$SITE/state
+	seeds_inside "$@"
+	t0=$(now_ms)
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C "$APACHE_BIN" -f "$SITE/apache2.conf" -k "$action" </dev/null >>"$SITE/logs/start.log" 2>&1 3>&- ||
+		fail "apache2 -k $action failed: $(tail -n 3 "$SITE/logs/start.log")"
+	wait "${SEED_CLIENTS[@]}" || true
+	for spec in "$@"; do
+		read -r label path expect <<<"$spec"
+		cgi=$(awk '$1 == "inside" {print $2}' "$st/$label.log")
+		poll 40 gone "$cgi" || { echo "$SERVER_NAME $label: the CGI outlived the grace" >&2; SEED_UNDER_FAILED=1; }
+		cmp -s "$st/$label.data" "$SITE/fixtures/seed.expected" && result=intact || result=corrupt
+		echo "# $SERVER_NAME -k $action: $label $result (CGI noted: $(cut -d' ' -f1 "$st/$label.log" | tr '\n' ' ')), its end $(($(now_ms) - t0)) ms after the command" >&3
+		[[ $expect == any || $expect == "$result" ]] || { echo "$SERVER_NAME -k $action: $label $result, want $expect" >&2; SEED_UNDER_FAILED=1; }
+	done
+	sed 's/^/  cgiguard.log: /' "$SITE/logs/cgiguard.log" >&2
+	assert_clean 35
+	no_cgiguard_errors
+	[[ $action == stop ]] || { apache_stop || SEED_UNDER_FAILED=1; }
+	poll 10 no_server_leftovers || { echo "server processes left: $(server_leftovers)" >&2; SEED_UNDER_FAILED=1; }
+	remove_site
+	SITE=
+}

@@ -134,6 +134,26 @@ record_result() {
 	) 9>>/tmp/cgiguard-results.lock
 }
 
+# seeds_inside SPEC...: each SPEC is "LABEL PATH ..." or "LABEL:PATH" (the
+# rest is the caller's): a fresh data file and note log for LABEL, and a client
+# for PATH?t=LABEL, all at once (their pids in SEED_CLIENTS); returns once every
+# CGI is inside its truncate..write section.
+seeds_inside() {
+	local spec label path rest st=$SITE/state
+	SEED_CLIENTS=()
+	for spec in "$@"; do
+		IFS=': ' read -r label path rest <<<"$spec"
+		install -o "$CGI_USER" -m 644 "$SITE/fixtures/seed.expected" "$st/$label.data"
+		install -o "$CGI_USER" -m 644 /dev/null "$st/$label.log"
+		spawn curl -sS -N --max-time 30 -o "$st/$label.out" "$BASE$path?t=$label" 2>/dev/null
+		SEED_CLIENTS+=($!)
+	done
+	for spec in "$@"; do
+		IFS=': ' read -r label path rest <<<"$spec"
+		poll 15 grep -q '^inside ' "$st/$label.log" || fail "$label never reached its section"
+	done
+}
+
 # --- normal responses ------------------------------------------------------------
 
 # fetch PATH [curl args...]: the response as the client sees it (curl decodes
