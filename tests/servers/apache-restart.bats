@@ -24,12 +24,7 @@ setup() {
 	server_test_setup
 	need_cgiguard
 }
-teardown() {
-	[[ -n ${SITE:-} ]] || return 0
-	apache_stop || true
-	poll 10 no_server_leftovers || true
-	remove_site
-}
+teardown() { apache_test_teardown; }
 
 # seed_under ACTION "LABEL PATH EXPECT"...: apache_seed_under (apache.bash) under
 # prefork, and event too when CGIGUARD_TRIALS > 2; fails after both on a wrong

@@ -35,12 +35,7 @@ setup() {
 	server_test_setup
 	need_cgiguard
 }
-teardown() {
-	[[ -n ${SITE:-} ]] || return 0
-	apache_stop || true
-	poll 10 no_server_leftovers || true
-	remove_site
-}
+teardown() { apache_test_teardown; }
 
 # under SETUP ACTION EXPECT_WITHOUT EXPECT_WITH: SETUP is suexec-prefork,
 # suexec-event or itk; apache_seed_under (apache.bash) on the tenant's site

@@ -210,3 +210,12 @@ apache_seed_under() {
 	remove_site
 	SITE=
 }
+
+# apache_test_teardown: teardown() for those files: a test that ended early
+# leaves its server and its site.
+apache_test_teardown() {
+	[[ -n ${SITE:-} ]] || return 0
+	apache_stop || true
+	poll 10 no_server_leftovers || true
+	remove_site
+}
