@@ -35,7 +35,7 @@ SERVER_TESTS = tests/servers
 
 FUZZ_SECONDS = 60
 
-.PHONY: all static pie recipes check check-asan check-servers stress lint fuzz demo bench install uninstall clean
+.PHONY: all static pie recipes check check-asan check-posix check-servers stress lint fuzz demo bench install uninstall clean
 
 all: cgiguard
 
@@ -78,6 +78,20 @@ STRESS_RUNS = 10000
 stress: cgiguard
 	$(REAPER) perl tests/stress.pl -n $(STRESS_RUNS) $(CURDIR)/cgiguard
 
+# The POSIX fallbacks, as on systems without Linux's extras: the core tests
+# that need none of them (not the #! form, handler mode, the tree kill of
+# escaped descendants, survivors, --list or --drain).
+POSIX_TESTS = tests/dance.bats tests/exit-status.bats tests/faults.bats \
+	tests/grace.bats tests/late-eof.bats tests/limits.bats tests/log.bats \
+	tests/options.bats tests/sigconf.bats tests/signals.bats tests/stall.bats \
+	tests/stress.bats
+
+cgiguard-posix: cgiguard.c
+	$(CC) $(WARN) $(HARDEN) -DCGIGUARD_POSIX -DCGIGUARD_CONF='"$(CONF)"' $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LDFLAGS) -o $@ cgiguard.c
+
+check-posix: cgiguard-posix tests/cgiguard-policy
+	CGIGUARD=$(CURDIR)/cgiguard-posix CGIGUARD_POSIX=1 $(REAPER) $(BATS) $(POSIX_TESTS)
+
 check-asan: cgiguard-asan tests/cgiguard-policy-asan
 	CGIGUARD=$(CURDIR)/cgiguard-asan \
 	CGIGUARD_POLICY=$(CURDIR)/tests/cgiguard-policy-asan \
@@ -118,5 +132,5 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cgiguard $(DESTDIR)$(MANDIR)/man1/cgiguard.1
 
 clean:
-	rm -f cgiguard cgiguard-pie cgiguard-asan tests/cgiguard-policy tests/cgiguard-policy-asan tests/fuzz/fuzz-run
+	rm -f cgiguard cgiguard-pie cgiguard-posix cgiguard-asan tests/cgiguard-policy tests/cgiguard-policy-asan tests/fuzz/fuzz-run
 	rm -rf tests/fuzz/work tests/bench/out

@@ -22,6 +22,15 @@
 
 #define _GNU_SOURCE
 
+/*
+ * Linux extras (subreaper, pidfds, splice, openat2, AT_EXECFN, /proc); built
+ * with -DCGIGUARD_POSIX, the file takes its POSIX fallbacks, as on other
+ * systems, and CI runs the tests that do not need the extras against that.
+ */
+#if defined(__linux__) && !defined(CGIGUARD_POSIX)
+#define LINUX_EXTRAS	1
+#endif
+
 #include <sys/types.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -44,7 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef __linux__
+#ifdef LINUX_EXTRAS
 #include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -1229,21 +1238,27 @@ same_file(const char *a, const char *b)
 	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+static int	 is_script(const char *);
+
 static int
 is_self(const char *path)
 {
-#ifdef __linux__
+#ifdef LINUX_EXTRAS
 	return same_file(path, "/proc/self/exe");
 #else
-	(void)path;
-	return 0;
+	/*
+	 * With no way to name our own file, any program that is not a script
+	 * may be us: the caller then takes the strict reading (handler mode,
+	 * which refuses all but Apache's Action).
+	 */
+	return !is_script(path);
 #endif
 }
 
 static const char *
 exec_filename(void)
 {
-#ifdef __linux__
+#ifdef LINUX_EXTRAS
 	return (const char *)getauxval(AT_EXECFN);
 #else
 	return NULL;
@@ -1665,7 +1680,7 @@ struct open_how_compat {		/* struct open_how, linux/openat2.h */
 #define RESOLVE_NO_MAGICLINKS_COMPAT	0x02
 #define RESOLVE_BENEATH_COMPAT		0x08
 
-#ifdef O_PATH
+#if defined(LINUX_EXTRAS) && defined(O_PATH)
 #define O_LOOKUP	O_PATH
 #else
 #define O_LOOKUP	O_RDONLY
@@ -1697,7 +1712,7 @@ walk_nofollow(int dirfd, char *rel)
 static int
 open_dir_beneath(int rootfd, char *rel)
 {
-#if defined(__linux__) && defined(SYS_openat2)
+#if defined(LINUX_EXTRAS) && defined(SYS_openat2)
 	struct open_how_compat how = { O_LOOKUP | O_DIRECTORY | O_CLOEXEC, 0,
 	    RESOLVE_BENEATH_COMPAT | RESOLVE_NO_MAGICLINKS_COMPAT };
 	int fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how,
@@ -1936,10 +1951,13 @@ enter_script_dir(const struct request *rq)
 static void
 refuse_secure_exec(void)
 {
-#ifdef __linux__
+#if defined(LINUX_EXTRAS)
 	int secure = getauxval(AT_SECURE) != 0;
-#else
+#elif defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__) || defined(__APPLE__)
 	int secure = issetugid();
+#else
+	int secure = 0;		/* the id checks below still hold */
 #endif
 	if (secure || getuid() != geteuid() || getgid() != getegid())
 		die(EXIT_CANNOT, "refusing to run set-id or with file capabilities");
@@ -2256,7 +2274,7 @@ close_range_fds(int lo, int hi)
 	long sys;
 	int fd, max;
 
-#if defined(__linux__) && defined(SYS_close_range)
+#if defined(LINUX_EXTRAS) && defined(SYS_close_range)
 	if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
 		return;
 #endif
@@ -2269,7 +2287,7 @@ close_range_fds(int lo, int hi)
 static int
 pidfd_open_self(void)
 {
-#if defined(__linux__) && defined(SYS_pidfd_open)
+#if defined(LINUX_EXTRAS) && defined(SYS_pidfd_open)
 	return (int)syscall(SYS_pidfd_open, getpid(), 0);
 #else
 	return -1;
@@ -2538,11 +2556,12 @@ signal_cgi(struct keeper *k, int sig)
 
 /* ---- directories --------------------------------------------------------- */
 
+#ifdef LINUX_EXTRAS		/* every scan is of /proc */
 /*
  * The names in a directory.  On Linux getdents64 fills a buffer of the
  * caller's; opendir would take one from the heap.
  */
-#if defined(__linux__) && defined(SYS_getdents64)
+#if defined(LINUX_EXTRAS) && defined(SYS_getdents64)
 #define DIR_GETDENTS
 #endif
 
@@ -2606,10 +2625,11 @@ dir_close(struct dir_scan *ds)
 	closedir(ds->d);
 #endif
 }
+#endif	/* LINUX_EXTRAS */
 
 /* ---- the keeper: killing the tree ---------------------------------------- */
 
-#ifdef __linux__
+#ifdef LINUX_EXTRAS
 struct proc {
 	pid_t			pid, ppid;
 	unsigned long long	start;
@@ -2866,7 +2886,7 @@ survivor_name(const struct keeper *k, char *name, size_t size)
 	format(name, size, "cg:%012llx", h & 0xffffffffffffULL);
 }
 
-#ifdef __linux__
+#ifdef LINUX_EXTRAS
 static long
 real_uid_of(const char *pid)
 {
@@ -2920,14 +2940,15 @@ static int
 take_survivor_slot(const struct keeper *k, const char **full)
 {
 	char name[16];
-	int user = 0, script = 0;
 
 	*full = NULL;
 	if (policy.cap_user < 0 && policy.cap_script < 0)
 		return 1;
 	survivor_name(k, name, sizeof(name));
-#ifdef __linux__
+#ifdef LINUX_EXTRAS
 	if (prctl(PR_SET_NAME, name, 0, 0, 0) == 0) {
+		int user = 0, script = 0;
+
 		if (count_survivors(name, &user, &script) < 0)
 			*full = "unsupported";
 		else if (policy.cap_user >= 0 && user >= policy.cap_user)
@@ -3169,6 +3190,7 @@ log_stderr_end(struct keeper *k)
 	log_line(&l);
 }
 
+#if defined(LINUX_EXTRAS) && defined(SPLICE_F_NONBLOCK)
 /* Bulk output: a bigger pipe of our own means fewer wake-ups per byte. */
 static void
 widen_pipe(struct keeper *k)
@@ -3181,6 +3203,7 @@ widen_pipe(struct keeper *k)
 #endif
 	k->chunk = RELAY_CHUNK + 1;	/* tried once */
 }
+#endif
 
 /*
  * Pipe to pipe only: there SPLICE_F_NONBLOCK makes both ends non-blocking.
@@ -3190,7 +3213,7 @@ widen_pipe(struct keeper *k)
 static int
 splice_output(struct keeper *k)
 {
-#ifdef SPLICE_F_NONBLOCK
+#if defined(LINUX_EXTRAS) && defined(SPLICE_F_NONBLOCK)
 	ssize_t n;
 
 	n = splice(k->out.from, NULL, STDOUT_FILENO, NULL, k->chunk,
@@ -3252,7 +3275,7 @@ flush_stream(struct keeper *k, struct stream *s)
 static int
 discard_output(struct keeper *k)
 {
-#ifdef SPLICE_F_NONBLOCK
+#if defined(LINUX_EXTRAS) && defined(SPLICE_F_NONBLOCK)
 	static int null_fd = -2;
 	ssize_t n;
 
@@ -3620,7 +3643,7 @@ static void
 leave_server(void)
 {
 	(void)setsid();
-#ifdef __linux__
+#ifdef LINUX_EXTRAS
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		log_simple("failed", "reason", strerror(errno));
@@ -3910,7 +3933,7 @@ refuse_admin(const char *name)
 	    "line, outside CGI context", name);
 }
 
-#ifdef __linux__
+#ifdef LINUX_EXTRAS
 static const char *
 mark_number(const char *p, const char *key, long long *v)
 {

@@ -48,6 +48,7 @@ function wait_stubborn() {
 }
 
 @test "-g 1: a CGI that ignores TERM and its setsid double-forked sleeper are both gone within 1 s after the grace deadline" {
+	requires linux-extras
 	write_stubborn
 	start_front front -1 "$T/out" -- "$CGIGUARD" -g 1 "$T/stubborn.cgi" "$T"
 	wait_stubborn
@@ -68,6 +69,7 @@ function wait_stubborn() {
 }
 
 @test "-g 1: an orphan left by a CGI that ended normally is gone within 1 s after grace; the front does not wait for it" {
+	requires linux-extras
 	write_stubborn
 	start_front front -1 "$T/out" -- "$CGIGUARD" -g 1 "$T/stubborn.cgi" "$T" exit
 	wait_stubborn
@@ -112,6 +114,7 @@ function wait_stubborn() {
 }
 
 @test "a CGI with 800 children, each in a group of its own: all are killed at the grace" {
+	requires linux-extras
 	cat >"$T/many.cgi" <<'EOF2'
 #!/usr/bin/perl
 # many.cgi DIR N: N children that each leave the CGI's process group and sleep; their pids

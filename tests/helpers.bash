@@ -68,6 +68,8 @@ function requires() {
 		case $f in
 		root) [[ $EUID -eq 0 ]] || skip "needs root" ;;
 		reaper) under_reaper || skip "run the suite under a subreaper: tini -s -- bats tests" ;;
+		# The POSIX build (make check-posix) has no subreaper: escaped descendants are not ours.
+		linux-extras) [[ -z ${CGIGUARD_POSIX:-} ]] || skip "needs the Linux extras (subreaper, /proc)" ;;
 		*) fail "requires: unknown feature $f" ;;
 		esac
 	done

@@ -104,6 +104,7 @@ function two_sleepers() {
 }
 
 @test "grace expired after a TERM: event=killed reason=grace processes=N counts the tree" {
+	requires linux-extras
 	cat >"$T/tree.cgi" <<'EOF'
 #!/bin/sh
 trap '' TERM

@@ -101,6 +101,7 @@ $(forkers_left)"
 }
 
 @test "racing forker: after the response ended, a setsid'd descendant forking without pause through --grace leaves nothing 1 s later" {
+	requires linux-extras
 	write_forker
 	start_front fork -- "$CGIGUARD" -g 300ms "$FORKER" "$T" end
 	wait_file "$T/sid" 5 || fail "the forker did not start"
