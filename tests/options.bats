@@ -239,3 +239,9 @@ ${#ERRORS[@]} mismatches"
 	good --log="$T/log" "${RUNS[@]}"
 	check
 }
+
+@test "cgiguard as its own program, named by its path, is a program, not a #! line without interpreter" {
+	run --separate-stderr "$CGIGUARD" "$CGIGUARD" --version 3>&-
+	[[ $status -eq 0 && $output == "cgiguard "* && -z $stderr ]] ||
+		fail "status $status, stdout '$output', stderr '$stderr'"
+}
