@@ -93,7 +93,7 @@ check-posix: cgiguard-posix tests/cgiguard-policy
 	CGIGUARD=$(CURDIR)/cgiguard-posix CGIGUARD_POSIX=1 $(REAPER) $(BATS) $(POSIX_TESTS)
 
 check-asan: cgiguard-asan tests/cgiguard-policy-asan
-	CGIGUARD=$(CURDIR)/cgiguard-asan \
+	CGIGUARD=$(CURDIR)/cgiguard-asan CGIGUARD_DYNAMIC=1 \
 	CGIGUARD_POLICY=$(CURDIR)/tests/cgiguard-policy-asan \
 	$(REAPER) $(BATS) $(TESTS)
 

@@ -226,6 +226,7 @@ function nofile_run() {
 # and 2) before it forks: under RLIMIT_NOFILE 3..8 the request always fails there, at once.
 
 @test "RLIMIT_NOFILE 3: one cgiguard: line that names the lack of descriptors, not the policy file; 125" {
+	requires static
 	static_cgi
 	nofile_run 3
 	local e
@@ -241,6 +242,7 @@ function nofile_run() {
 }
 
 @test "RLIMIT_NOFILE 3..8: each fails with one cgiguard: line and 125, and no output" {
+	requires static
 	static_cgi
 	local n e bad=()
 	for n in 3 4 5 6 7 8; do
