@@ -235,23 +235,24 @@ static int sig_wfd = -1;
 static struct request *the_request;
 extern char **environ;
 
+/* gcc and clang in C99 mode; any other compiler needs C11's keyword. */
 #if defined(__GNUC__) || defined(__clang__)
-#define NORETURN __attribute__((noreturn))
+#define NORETURN	__attribute__((noreturn))
 #else
-#define NORETURN
+#define NORETURN	_Noreturn
 #endif
 
-static void	 leave(int) NORETURN;
-static void	 usage(void) NORETURN;
+static NORETURN void leave(int);
+static NORETURN void usage(void);
 static void	 log_finished(struct keeper *);
 static int	 server_listening(const struct keeper *);
 static int	 relay(struct keeper *, struct stream *);
-static void	 die(int, const char *, ...) NORETURN;
-static void	 die_errno(int, const char *) NORETURN;
-static void	 usage_error(const char *, const char *) NORETURN;
-static void	 refuse_shebang(const char *, const char *) NORETURN;
-static void	 refuse_character(const char *, const char *) NORETURN;
-static void	 refuse_admin(const char *) NORETURN;
+static NORETURN void die(int, const char *, ...);
+static NORETURN void die_errno(int, const char *);
+static NORETURN void usage_error(const char *, const char *);
+static NORETURN void refuse_shebang(const char *, const char *);
+static NORETURN void refuse_character(const char *, const char *);
+static NORETURN void refuse_admin(const char *);
 static void	 publish_state(const struct keeper *);
 
 /* ---- leaving --------------------------------------------------------------- */
