@@ -197,16 +197,22 @@ AGE='[0-9]+\.[0-9]{2}s'
 	expect_signals "CONT TERM"
 }
 
+# drain_timed DURATION: cgiguard --drain=DURATION in the test's cgroup, run by bats' run;
+# REPLY is how long it took, in ms.
+function drain_timed() {
+	local t0
+	now_us
+	t0=$REPLY
+	run --separate-stderr "$T/incg" "$CGIGUARD" --drain="$1" 3>&-
+	elapsed_ms "$t0"
+}
+
 @test "--drain=1s: a CGI that needs longer: exit 124 at 1 s, naming it, and the CGI runs on" {
 	own_cgroup
 	start_front long -- "$T/incg" "$CGIGUARD" -g 30 "$PROBE" run=30
 	wait_probe
 	poll 5 listed "$CGI_PPID"
-	local t0
-	now_us
-	t0=$REPLY
-	run --separate-stderr "$T/incg" "$CGIGUARD" --drain=1s 3>&-
-	elapsed_ms "$t0"
+	drain_timed 1s
 	[[ $status -eq 124 ]] || fail "status $status: $stderr"
 	((REPLY >= 1000)) || fail "ended after $REPLY ms, before its DURATION"
 	((REPLY < 3000)) || fail "ended after $REPLY ms"
@@ -226,11 +232,7 @@ AGE='[0-9]+\.[0-9]{2}s'
 	local forger=$!
 	track "$forger"
 	poll 5 eval 'tr "\0" "\n" </proc/$forger/cmdline | grep -q "^cgiguard: keeper"'
-	local t0
-	now_us
-	t0=$REPLY
-	run --separate-stderr "$T/incg" "$CGIGUARD" --drain=500ms 3>&-
-	elapsed_ms "$t0"
+	drain_timed 500ms
 	[[ $status -eq 124 ]] || fail "status $status: $stderr"
 	((REPLY >= 500 && REPLY < 2500)) || fail "ended after $REPLY ms"
 	[[ $stderr == "cgiguard: still shielded: pid=$forger user=root script=/forged state=abandoned "* ]] ||

@@ -412,35 +412,40 @@ function log_fallback_ok() {
 # A parent (server) that ignores (-i) or blocks (-b) SIGCHLD, SIGTERM and SIGALRM.
 SIGS=CHLD,TERM,ALRM
 
-@test "parent ignores SIGCHLD, SIGTERM, SIGALRM: a request works" {
-	start_front ign -i "$SIGS" -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
-	wait_status ign 5 || fail "the front did not end within 5 s"
+# request_under MODE NAME: a whole request under a parent that ignores (-i) or blocks (-b) SIGS.
+function request_under() {
+	start_front "$2" "$1" "$SIGS" -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
+	wait_status "$2" 5 || fail "the front did not end within 5 s"
 	expect_end "exit 3" "$(cat "$T/err")"
 	body_ok "$T/out" || fail "incomplete response: $(cat "$T/out")"
 	[[ -z $(errors "$T/err") ]] || fail "cgiguard complained: $(cat "$T/err")"
 	no_body "$T/err"
 	assert_nothing_left
+}
+
+@test "parent ignores SIGCHLD, SIGTERM, SIGALRM: a request works" {
+	request_under -i ign
 }
 
 @test "parent blocks SIGCHLD, SIGTERM, SIGALRM: a request works" {
-	start_front blk -b "$SIGS" -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
-	wait_status blk 5 || fail "the front did not end within 5 s"
-	expect_end "exit 3" "$(cat "$T/err")"
-	body_ok "$T/out" || fail "incomplete response: $(cat "$T/out")"
-	[[ -z $(errors "$T/err") ]] || fail "cgiguard complained: $(cat "$T/err")"
-	no_body "$T/err"
-	assert_nothing_left
+	request_under -b blk
+}
+
+# abandoned_under MODE NAME: a probe under such a parent, TERM to the front: 143 at once,
+# the CGI killed at the 1 s grace, the keeper gone. Sets SENT (when the TERM went).
+function abandoned_under() {
+	start_front "$2" "$1" "$SIGS" -2 "$T/err" -- "$CGIGUARD" -g 1 -l stderr "$PROBE" run=30
+	wait_probe || fail "the probe did not start"
+	now_us
+	SENT=$REPLY
+	kill -TERM "$FRONT_PID"
+	wait_status "$2" 2 || fail "the front did not end within 2 s of TERM"
+	expect_end "exit 143" "$(cat "$T/err")"
 }
 
 @test "parent ignores SIGCHLD, SIGTERM, SIGALRM: TERM to the front still abandons; the CGI gets TERM once, is killed at the grace" {
-	start_front ign -i "$SIGS" -2 "$T/err" -- "$CGIGUARD" -g 1 -l stderr "$PROBE" run=30
-	wait_probe || fail "the probe did not start"
-	now_us
-	local sent=$REPLY
-	kill -TERM "$FRONT_PID"
-	wait_status ign 2 || fail "the front did not end within 2 s of TERM"
-	expect_end "exit 143" "$(cat "$T/err")"
-	wait_gone_by $((sent + 3000000)) "$CGI_PID" || fail "the CGI outlived the 1 s grace by 2 s"
+	abandoned_under -i ign
+	wait_gone_by $((SENT + 3000000)) "$CGI_PID" || fail "the CGI outlived the 1 s grace by 2 s"
 	wait_gone "$CGI_PPID" 2 || fail "the keeper is still there"
 	expect_signals "CONT TERM"
 	assert_nothing_left
@@ -456,15 +461,9 @@ function sig_pending() {
 }
 
 @test "parent blocks SIGCHLD, SIGTERM, SIGALRM: TERM to the front still abandons; the CGI's TERM waits in its mask, it is killed at the grace" {
-	start_front blk -b "$SIGS" -2 "$T/err" -- "$CGIGUARD" -g 1 -l stderr "$PROBE" run=30
-	wait_probe || fail "the probe did not start"
-	now_us
-	local sent=$REPLY
-	kill -TERM "$FRONT_PID"
-	wait_status blk 2 || fail "the front did not end within 2 s of TERM"
-	expect_end "exit 143" "$(cat "$T/err")"
+	abandoned_under -b blk
 	poll 1 sig_pending "$CGI_PID" 15 || fail "TERM is not pending for the CGI (the server's mask blocks it)"
-	wait_gone_by $((sent + 3000000)) "$CGI_PID" || fail "the CGI outlived the 1 s grace by 2 s"
+	wait_gone_by $((SENT + 3000000)) "$CGI_PID" || fail "the CGI outlived the 1 s grace by 2 s"
 	wait_gone "$CGI_PPID" 2 || fail "the keeper is still there"
 	assert_nothing_left
 }
