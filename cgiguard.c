@@ -235,11 +235,9 @@ static int sig_wfd = -1;
 static struct request *the_request;
 extern char **environ;
 
-/* gcc and clang in C99 mode; any other compiler needs C11's keyword. */
-#if defined(__GNUC__) || defined(__clang__)
+/* gcc and clang; build with -DNORETURN=_Noreturn where C11's keyword is needed. */
+#ifndef NORETURN
 #define NORETURN	__attribute__((noreturn))
-#else
-#define NORETURN	_Noreturn
 #endif
 
 static NORETURN void leave(int);
@@ -262,7 +260,7 @@ static void	 publish_state(const struct keeper *);
 static jmp_buf fuzz_escape;	/* under the fuzzer, leave() returns here */
 #endif
 
-static void
+static NORETURN void
 leave(int status)
 {
 #ifdef CGIGUARD_FUZZ
@@ -858,7 +856,7 @@ fail_request_errno(int status, const char *what)
 	return status;
 }
 
-static void
+static NORETURN void
 die(int status, const char *fmt, ...)
 {
 	char msg[512];
@@ -872,13 +870,13 @@ die(int status, const char *fmt, ...)
 }
 
 /* "WHAT: strerror(errno)", the shape of most failures. */
-static void
+static NORETURN void
 die_errno(int status, const char *what)
 {
 	leave(fail_request_errno(status, what));
 }
 
-static void
+static NORETURN void
 usage_error(const char *fmt, const char *arg)
 {
 	char msg[256];
@@ -1179,7 +1177,7 @@ parse_options(struct config *cf, int n, char **w)
 	return i;
 }
 
-static void
+static NORETURN void
 usage(void)
 {
 	static const char text[] =
@@ -1266,7 +1264,7 @@ exec_filename(void)
 #endif
 }
 
-static void
+static NORETURN void
 refuse_shebang(const char *script, const char *why)
 {
 	die(EXIT_CANNOT, "#! line of %s: %s", script, why);
@@ -1326,7 +1324,7 @@ check_shebang_line(const char *script, const char *interp, const char *arg)
 		refuse_shebang(script, "does not match its arguments");
 }
 
-static void
+static NORETURN void
 refuse_character(const char *script, const char *arg)
 {
 	struct line l = { "", 0 };
@@ -3925,7 +3923,7 @@ is_admin_command(const char *word)
 	    strncmp(word, "--drain=", 8) == 0;
 }
 
-static void
+static NORETURN void
 refuse_admin(const char *name)
 {
 	die(EXIT_FAILED, "'--%s' is an admin command: only alone on the command "
