@@ -106,14 +106,20 @@ $(left_over)"
 	assert_nothing_left
 }
 
+# ran_unseen STATUS RECORDS: the request ended with the CGI's 3, the CGI ran, RECORDS holds its
+# finished record and none of its output, and nothing is left.
+function ran_unseen() {
+	[[ $1 -eq 3 ]] || fail "status $1, not the CGI's 3: $(cat "$2")"
+	[[ -s $IDS ]] || fail "the CGI did not run: $(cat "$2")"
+	grep -q 'event=finished status=3' "$2" || fail "no finished record: $(cat "$2")"
+	no_body "$2"
+	assert_nothing_left
+}
+
 @test "fd 1 closed: the request works, its output goes nowhere (not to stderr, not to the log)" {
 	local st=0
 	cg -v -l stderr "$CGI" "$T" >&- 2>"$T/err" || st=$?
-	[[ $st -eq 3 ]] || fail "status $st, not the CGI's 3: $(cat "$T/err")"
-	[[ -s $IDS ]] || fail "the CGI did not run: $(cat "$T/err")"
-	grep -q 'event=finished status=3' "$T/err" || fail "no finished record: $(cat "$T/err")"
-	no_body "$T/err"
-	assert_nothing_left
+	ran_unseen "$st" "$T/err"
 }
 
 @test "fd 2 closed: the request works; records never land on stdout" {
@@ -134,11 +140,7 @@ $(left_over)"
 @test "fds 0, 1 and 2 all closed: the request works and logs to its file, without the CGI's output" {
 	local st=0
 	cg -v -l "$T/log" "$CGI" "$T" <&- >&- 2>&- || st=$?
-	[[ $st -eq 3 ]] || fail "status $st, not the CGI's 3: $(cat "$T/log")"
-	[[ -s $IDS ]] || fail "the CGI did not run: $(cat "$T/log")"
-	grep -q 'event=finished status=3' "$T/log" || fail "no finished record in the log: $(cat "$T/log")"
-	no_body "$T/log"
-	assert_nothing_left
+	ran_unseen "$st" "$T/log"
 }
 
 # ---------------------------------------------------------------- /dev/full
