@@ -2248,13 +2248,11 @@ make_pipe(int p[2])
 		die_errno(EXIT_FAILED, "pipe");
 }
 
+/* Only on the read ends of our own pipes: they have no other flags to keep. */
 static void
 set_nonblock(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0)
-		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 static void
@@ -3061,9 +3059,12 @@ reap_on_sigchld(struct keeper *k)
 {
 	unsigned char b[64];
 
-	while (read(k->sigchld, b, sizeof(b)) > 0)
-		;
+	while (read(k->sigchld, b, sizeof(b)) == (ssize_t)sizeof(b))
+		;	/* a short read has emptied the pipe */
 	reap(k);
+	/* A descendant that forked between the walk and its KILL is ours now. */
+	if (k->phase == KILLED && k->children)
+		(void)kill_tree(k);
 }
 
 /* Bytes from the front are signals it caught; EOF means it is gone. */
@@ -3128,23 +3129,33 @@ output_failed(struct keeper *k, struct stream *s, int err)
 	}
 }
 
+#ifdef __GNUC__
+typedef unsigned char bytes16 __attribute__((vector_size(16)));
+#endif
+
 /*
- * Newlines in buf.  The fixed 64-byte inner loop is what compilers turn into
- * vector compares: a flood is counted at memory speed, not read byte by byte.
+ * Newlines in buf.  Written with the compilers' vector type, a flood is
+ * counted at memory speed at any -O level (-Os vectorises no loop): each
+ * lane of sum counts up to 255 blocks before it is added up.
  */
 static unsigned long
 count_lines(const char *buf, size_t n)
 {
 	unsigned long lines = 0;
-	unsigned char block;
 	size_t i = 0, j;
+#ifdef __GNUC__
+	bytes16 v, sum;
 
-	for (; i + 64 <= n; i += 64) {
-		block = 0;
-		for (j = 0; j < 64; j++)
-			block += buf[i + j] == '\n';
-		lines += block;
+	while (n - i >= sizeof(v)) {
+		memset(&sum, 0, sizeof(sum));
+		for (j = 0; j < 255 && n - i >= sizeof(v); j++, i += sizeof(v)) {
+			memcpy(&v, buf + i, sizeof(v));
+			sum -= (bytes16)(v == '\n');	/* -1 where equal */
+		}
+		for (j = 0; j < sizeof(sum); j++)
+			lines += sum[j];
 	}
+#endif
 	for (; i < n; i++)
 		lines += buf[i] == '\n';
 	return lines;
@@ -3364,14 +3375,29 @@ end_response(struct keeper *k)
 	tell_front(k, k->cgi_wstatus >= 0 ? exit_code(k->cgi_wstatus) : 0);
 }
 
-/* Only once the front is a zombie, so the server never sees EOF first. */
+static int
+keeper_done(const struct keeper *k)
+{
+	if (k->phase == KILLED && !k->at[REAP])
+		return 1;
+	return k->cgi_wstatus >= 0 && !k->children && k->out.from < 0 &&
+	    k->err.from < 0 && k->released;
+}
+
+/*
+ * Only once the front is a zombie, so the server never sees EOF first.  A
+ * keeper about to exit closes them itself: exit frees its memory before it
+ * closes its files, which the server would wait for.
+ */
 static void
 release_server(struct keeper *k)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int null = -1;
 
 	(void)shutdown(STDOUT_FILENO, SHUT_WR);
-	if (null >= 0) {
+	k->released = 1;
+	log_detach_stderr();
+	if (!keeper_done(k) && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		(void)dup2(null, STDOUT_FILENO);
 		(void)dup2(null, STDERR_FILENO);
 		close(null);
@@ -3379,8 +3405,6 @@ release_server(struct keeper *k)
 		close(STDOUT_FILENO);
 		close(STDERR_FILENO);
 	}
-	k->released = 1;
-	log_detach_stderr();
 }
 
 static void
@@ -3463,15 +3487,6 @@ check_end(struct keeper *k)
 		release_server(k);
 }
 
-static int
-keeper_done(const struct keeper *k)
-{
-	if (k->phase == KILLED && !k->at[REAP])
-		return 1;
-	return k->cgi_wstatus >= 0 && !k->children && k->out.from < 0 &&
-	    k->err.from < 0 && k->released;
-}
-
 /* Until the soonest armed deadline; without a pidfd, poll for the front. */
 static int
 next_timeout(const struct keeper *k)
@@ -3507,7 +3522,9 @@ watch(const struct keeper *k, struct pollfd *p)
 
 	memset(p, 0, NPOLL * sizeof(*p));
 	p[P_SIGCHLD].fd = k->sigchld;
-	p[P_FROM_FRONT].fd = k->from_front;
+	/* Once answered, the front only exits: its pidfd alone says when. */
+	p[P_FROM_FRONT].fd = k->responded && k->rq->front_pidfd >= 0 ?
+	    -1 : k->from_front;
 	p[P_FRONT].fd = k->front_zombie ? -1 : k->rq->front_pidfd;
 	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
 	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
@@ -3779,7 +3796,8 @@ front(struct request *rq, int sig_rfd, pid_t keeper)
 				continue;
 			_exit(EXIT_FAILED);
 		}
-		forward_signals(rq, sig_rfd);	/* before the status */
+		if (p[0].revents)
+			forward_signals(rq, sig_rfd);	/* before the status */
 		if (!p[1].revents)
 			continue;
 		while ((n = read(rq->to_front[0], b, sizeof(b))) < 0 &&
