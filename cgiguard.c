@@ -214,7 +214,6 @@ struct keeper {
 	pid_t		 cgi;
 	int		 cgi_wstatus;	/* wait status, -1 while running */
 	int		 children;	/* keeper still has children */
-	int		 sigchld;	/* self-pipe read end */
 	struct stream	 out, err;
 	int		 from_front;	/* -1 once the front is gone */
 	int		 to_front;	/* -1 once told */
@@ -231,7 +230,6 @@ struct keeper {
 };
 
 static char die_context[PATH_MAX + 32];	/* "FILE:LINE: " while parsing it */
-static int sig_wfd = -1;
 static struct request *the_request;
 extern char **environ;
 
@@ -2164,16 +2162,42 @@ scrub_environment(int clean)
 
 /* ---- signals ------------------------------------------------------------- */
 
+/*
+ * The handled signals stay blocked from take_signals on, and wait_for lets
+ * them in only while it waits: a handler never interrupts other work, and
+ * notes what came for the code after the wait.
+ */
+static volatile sig_atomic_t caught[NSIG];
+static sigset_t let_in;		/* the server's mask, less the handled ones */
+
 static void
 on_signal(int sig)
 {
-	unsigned char b = (unsigned char)sig;
-	int saved = errno;
-	ssize_t r;
+	caught[sig] = 1;
+}
 
-	r = write(sig_wfd, &b, 1);
-	(void)r;
-	errno = saved;
+/* Whether sig came since the last look. */
+static int
+took(int sig)
+{
+	int got = caught[sig] != 0;
+
+	caught[sig] = 0;
+	return got;
+}
+
+/* poll(2), with the handled signals caught while it waits. */
+static int
+wait_for(struct pollfd *p, nfds_t n, int timeout_ms)
+{
+	struct timespec ts, *t = NULL;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		t = &ts;
+	}
+	return ppoll(p, n, t, &let_in);
 }
 
 static void
@@ -2193,7 +2217,6 @@ catch_signal(int sig, void (*handler)(int), struct sigaction *old)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
-	sa.sa_flags = SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	if (sigaction(sig, &sa, old) < 0)
 		die_errno(EXIT_FAILED, "sigaction");
@@ -2211,6 +2234,9 @@ take_signals(struct request *rq)
 	handled_set(&set);
 	if (sigprocmask(SIG_BLOCK, &set, &ss->mask) < 0)
 		die_errno(EXIT_FAILED, "sigprocmask");
+	let_in = ss->mask;
+	for (i = 0; i < NHANDLED; i++)
+		sigdelset(&let_in, handled_signals[i]);
 	for (i = 0; i < NHANDLED; i++) {
 		if (handled_signals[i] == SIGPIPE)
 			catch_signal(SIGPIPE, SIG_IGN, &ss->act[i]);
@@ -2301,7 +2327,6 @@ pidfd_open_self(void)
  *	to_keeper	[1] writes	[0] reads signals
  *	to_front	[0] reads	[1] writes TELL_*
  *	out, err			[0] reads		[1] as fds 1, 2
- *	front's sig	[0], [1]	its own (SIGCHLD)
  *	front_pidfd			polls
  *	fds 0, 1, 2	until exit	1, 2 until released	0 (stdin)
  */
@@ -2319,10 +2344,8 @@ keep_front_ends(struct request *rq)
 }
 
 static void
-keep_keeper_ends(struct request *rq, int front_sig)
+keep_keeper_ends(struct request *rq)
 {
-	close(front_sig);
-	close(sig_wfd);
 	close(rq->to_keeper[1]);
 	close(rq->to_front[0]);
 }
@@ -3057,10 +3080,6 @@ reap(struct keeper *k)
 static void
 reap_on_sigchld(struct keeper *k)
 {
-	unsigned char b[64];
-
-	while (read(k->sigchld, b, sizeof(b)) == (ssize_t)sizeof(b))
-		;	/* a short read has emptied the pipe */
 	reap(k);
 	/* A descendant that forked between the walk and its KILL is ours now. */
 	if (k->phase == KILLED && k->children)
@@ -3512,7 +3531,7 @@ check_front_fallback(struct keeper *k)
 		k->front_zombie = 1;
 }
 
-enum { P_SIGCHLD, P_FROM_FRONT, P_FRONT, P_OUT, P_ERR, P_SERVER_OUT, P_SERVER_ERR, NPOLL };
+enum { P_FROM_FRONT, P_FRONT, P_OUT, P_ERR, P_SERVER_OUT, P_SERVER_ERR, NPOLL };
 
 /* A full server side is waited for; the CGI's side is not read meanwhile. */
 static void
@@ -3521,7 +3540,6 @@ watch(const struct keeper *k, struct pollfd *p)
 	int listening = server_listening(k);
 
 	memset(p, 0, NPOLL * sizeof(*p));
-	p[P_SIGCHLD].fd = k->sigchld;
 	/* Once answered, the front only exits: its pidfd alone says when. */
 	p[P_FROM_FRONT].fd = k->responded && k->rq->front_pidfd >= 0 ?
 	    -1 : k->from_front;
@@ -3533,7 +3551,7 @@ watch(const struct keeper *k, struct pollfd *p)
 	p[P_SERVER_OUT].events = k->out.full ? POLLOUT : 0;
 	p[P_SERVER_ERR].fd = listening && k->err.full ? STDERR_FILENO : -1;
 	p[P_SERVER_ERR].events = POLLOUT;
-	p[P_SIGCHLD].events = p[P_FROM_FRONT].events = p[P_FRONT].events = POLLIN;
+	p[P_FROM_FRONT].events = p[P_FRONT].events = POLLIN;
 	p[P_OUT].events = p[P_ERR].events = POLLIN;
 }
 
@@ -3551,7 +3569,7 @@ server_ready(struct keeper *k, struct stream *s, short revents)
 static void
 dispatch(struct keeper *k, const struct pollfd *p)
 {
-	if (p[P_SIGCHLD].revents)
+	if (took(SIGCHLD))
 		reap_on_sigchld(k);
 	if (p[P_FROM_FRONT].revents)
 		read_front(k);
@@ -3572,9 +3590,7 @@ supervise(struct keeper *k)
 
 	while (!keeper_done(k)) {
 		watch(k, p);
-		if (poll(p, NPOLL, next_timeout(k)) < 0) {
-			if (errno == EINTR)
-				continue;
+		if (wait_for(p, NPOLL, next_timeout(k)) < 0 && errno != EINTR) {
 			log_simple("failed", "reason", strerror(errno));
 			return;
 		}
@@ -3606,7 +3622,7 @@ close_inherited(struct keeper *k)
 {
 	const struct request *rq = k->rq;
 	int keep[] = { rq->to_keeper[0], rq->to_front[1], rq->out[0], rq->out[1],
-	    rq->err[0], rq->err[1], rq->front_pidfd, log_fd, k->sigchld, sig_wfd };
+	    rq->err[0], rq->err[1], rq->front_pidfd, log_fd };
 	int n = (int)(sizeof(keep) / sizeof(keep[0])), i, lo = 3;
 
 	sort_fds(keep, n);
@@ -3664,40 +3680,17 @@ leave_server(void)
 #endif
 }
 
-/*
- * The keeper's own self-pipe, for SIGCHLD.  sig_wfd is reassigned while
- * every handled signal is still blocked (since take_signals), so on_signal
- * cannot run between the front's pipe and ours.
- */
 static void
-catch_sigchld(struct keeper *k)
+become_keeper(struct request *rq, struct keeper *k)
 {
-	int sp[2];
-
-	if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
-		tell_front(k, fail_request_errno(EXIT_FAILED, "pipe"));
-		_exit(EXIT_FAILED);
-	}
-	k->sigchld = sp[0];
-	sig_wfd = sp[1];
-	catch_signal(SIGCHLD, on_signal, NULL);
-}
-
-static void
-become_keeper(struct request *rq, struct keeper *k, int front_sig)
-{
-	sigset_t set;
-
 	init_keeper(rq, k);
 	leave_server();
-	keep_keeper_ends(rq, front_sig);
-	catch_sigchld(k);
+	keep_keeper_ends(rq);
+	catch_signal(SIGCHLD, on_signal, NULL);
 	close_inherited(k);
 	set_nonblock(k->out.from);
 	set_nonblock(k->err.from);
 	set_nonblock(k->from_front);
-	handled_set(&set);
-	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* A stop signal that reached the front while we started: start nothing. */
@@ -3719,12 +3712,12 @@ abandoned_before_start(struct keeper *k)
 }
 
 static void
-keeper(struct request *rq, int front_sig)
+keeper(struct request *rq)
 {
 	struct keeper k;
 	struct spawn sp;
 
-	become_keeper(rq, &k, front_sig);
+	become_keeper(rq, &k);
 	if (abandoned_before_start(&k))
 		_exit(0);
 	memset(&sp, 0, sizeof(sp));
@@ -3750,26 +3743,28 @@ keeper(struct request *rq, int front_sig)
 
 /* Signals the front caught go to the keeper; an abandon one ends the front. */
 static void
-forward_signals(const struct request *rq, int sig_rfd)
+forward_signals(const struct request *rq)
 {
-	unsigned char b[64];
-	ssize_t n, i;
+	unsigned char b;
+	int i;
 
-	while ((n = read(sig_rfd, b, sizeof(b))) > 0)
-		for (i = 0; i < n; i++) {
-			(void)write_all(rq->to_keeper[1], (const char *)&b[i], 1);
-			if (is_abandon_signal(b[i]))
-				_exit(128 + b[i]);
-		}
+	for (i = 0; i < NHANDLED; i++) {
+		if (!took(handled_signals[i]))
+			continue;
+		b = (unsigned char)handled_signals[i];
+		(void)write_all(rq->to_keeper[1], (const char *)&b, 1);
+		if (is_abandon_signal(b))
+			_exit(128 + b);
+	}
 }
 
 /* The keeper could not spawn the CGI: once it is gone, run it ourselves. */
 static void
-take_over(struct request *rq, int sig_rfd, pid_t keeper, int err)
+take_over(struct request *rq, pid_t keeper, int err)
 {
 	while (waitpid(keeper, NULL, 0) < 0 && errno == EINTR)
 		;
-	forward_signals(rq, sig_rfd);
+	stop_if_abandoned_early();	/* while we waited, blocked */
 	run_unshielded(rq, "spawn", err);
 }
 
@@ -3780,25 +3775,18 @@ take_over(struct request *rq, int sig_rfd, pid_t keeper, int err)
  * have to run the CGI itself.
  */
 static int
-front(struct request *rq, int sig_rfd, pid_t keeper)
+front(struct request *rq, pid_t keeper)
 {
-	struct pollfd p[2] = { { sig_rfd, POLLIN, 0 }, { rq->to_front[0], POLLIN, 0 } };
+	struct pollfd p = { rq->to_front[0], POLLIN, 0 };
 	unsigned char b[2];
-	sigset_t set;
 	ssize_t n;
 
 	keep_front_ends(rq);
-	handled_set(&set);
-	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		if (wait_for(&p, 1, -1) < 0 && errno != EINTR)
 			_exit(EXIT_FAILED);
-		}
-		if (p[0].revents)
-			forward_signals(rq, sig_rfd);	/* before the status */
-		if (!p[1].revents)
+		forward_signals(rq);	/* before the status */
+		if (!p.revents)
 			continue;
 		while ((n = read(rq->to_front[0], b, sizeof(b))) < 0 &&
 		    errno == EINTR)
@@ -3806,22 +3794,19 @@ front(struct request *rq, int sig_rfd, pid_t keeper)
 		if (n == 2 && b[0] == TELL_EXIT)
 			_exit(b[1]);
 		if (n == 2 && b[0] == TELL_UNSHIELDED)
-			take_over(rq, sig_rfd, keeper, b[1]);
+			take_over(rq, keeper, b[1]);
 		log_simple("failed", "reason", "keeper died");
 		_exit(EXIT_FAILED);
 	}
 }
 
 static void
-open_channels(struct request *rq, int sig[2])
+open_channels(struct request *rq)
 {
 	make_pipe(rq->to_keeper);
 	make_pipe(rq->to_front);
 	make_pipe(rq->out);
 	make_pipe(rq->err);
-	if (pipe2(sig, O_CLOEXEC | O_NONBLOCK) < 0)
-		die_errno(EXIT_FAILED, "pipe");
-	sig_wfd = sig[1];
 	rq->front_pidfd = pidfd_open_self();
 }
 
@@ -4220,7 +4205,6 @@ main(int argc, char *argv[])
 {
 	static struct request rq;
 	const char *asked;
-	int sig[2];
 	pid_t pid;
 
 	the_request = &rq;
@@ -4247,7 +4231,7 @@ main(int argc, char *argv[])
 		enter_script_dir(&rq);
 	scrub_environment(rq.cf.clean_env);
 	clock_gettime(CLOCK_MONOTONIC, &rq.start);
-	open_channels(&rq, sig);
+	open_channels(&rq);
 	take_signals(&rq);
 	stop_if_abandoned_early();
 	rq.front = getpid();
@@ -4256,6 +4240,6 @@ main(int argc, char *argv[])
 	if (pid < 0)
 		die_errno(EXIT_FAILED, "fork");
 	if (pid == 0)
-		keeper(&rq, sig[0]);
-	return front(&rq, sig[0], pid);
+		keeper(&rq);
+	return front(&rq, pid);
 }
