@@ -60,6 +60,9 @@
 #endif
 
 #define VERSION		"0.1.0"
+#ifndef CGIGUARD_CONF
+#define CGIGUARD_CONF		"/etc/cgiguard.conf"
+#endif
 #define EXIT_TIMEDOUT	124
 #define EXIT_FAILED	125
 #define EXIT_CANNOT	126
@@ -136,7 +139,7 @@ static const int handled_signals[] = {
 #define NHANDLED (int)(sizeof(handled_signals) / sizeof(handled_signals[0]))
 
 struct server_state {
-	struct sigaction act[NHANDLED];
+	sigset_t	 ignored;	/* of the handled ones; exec resets the rest */
 	sigset_t	 mask;
 	struct itimerval timer[3];
 };
@@ -229,7 +232,7 @@ struct keeper {
 	unsigned long	 errlines;	/* stderr lines seen after abandonment */
 };
 
-static char die_context[PATH_MAX + 32];	/* "FILE:LINE: " while parsing it */
+static int policy_line;		/* the policy's line being parsed; 0: none */
 static struct request *the_request;
 extern char **environ;
 
@@ -270,12 +273,28 @@ leave(int status)
 
 /* ---- time ---------------------------------------------------------------- */
 
+/*
+ * CLOCK_MONOTONIC.  On Linux the system call itself: our processes live
+ * about a millisecond and read the clock a few times, and libc's first use
+ * of the vDSO (finding its symbols, faulting in its pages) costs more than
+ * those calls.
+ */
+static void
+monotonic(struct timespec *ts)
+{
+#if defined(LINUX_EXTRAS) && defined(SYS_clock_gettime)
+	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, ts) == 0)
+		return;
+#endif
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
 static long long
 now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	monotonic(&ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -284,7 +303,7 @@ elapsed_us(const struct request *rq)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	monotonic(&ts);
 	return (long long)(ts.tv_sec - rq->start.tv_sec) * 1000000 +
 	    (ts.tv_nsec - rq->start.tv_nsec) / 1000;
 }
@@ -835,9 +854,13 @@ report(const char *event, const char *msg)
 static void
 fail_request(int status, const char *msg)
 {
-	char line[sizeof(die_context) + 512];
+	char line[sizeof(CGIGUARD_CONF) + 512];
 
-	format(line, sizeof(line), "%s%s", die_context, msg);
+	if (policy_line > 0)
+		format(line, sizeof(line), "%s:%d: %s", CGIGUARD_CONF,
+		    policy_line, msg);
+	else
+		format(line, sizeof(line), "%s", msg);
 	report(status == EXIT_CANNOT ? "refused" : "failed", line);
 	if (the_request != NULL && the_request->cgi_context)
 		(void)write_or_drop(STDOUT_FILENO, sink_of(STDOUT_FILENO),
@@ -1428,9 +1451,6 @@ read_shebang(struct request *rq, int argc, char **argv)
 
 /* ---- admin policy ------------------------------------------------------- */
 
-#ifndef CGIGUARD_CONF
-#define CGIGUARD_CONF	"/etc/cgiguard.conf"
-#endif
 #define MAX_ROOTS	8
 
 /* The admin's file: options for the handler forms, caps for the rest. */
@@ -1561,13 +1581,12 @@ static void
 parse_policy(char *text)
 {
 	char *line, *next, *eq;
-	int lineno = 0;
 
+	policy_line = 0;
 	for (line = text; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		format(die_context, sizeof(die_context), "%s:%d: ",
-		    CGIGUARD_CONF, ++lineno);
+		policy_line++;
 		line = trim(line);
 		if (*line == '\0' || *line == '#')
 			continue;
@@ -1576,7 +1595,7 @@ parse_policy(char *text)
 		*eq = '\0';
 		policy_setting(trim(line), trim(eq + 1));
 	}
-	die_context[0] = '\0';
+	policy_line = 0;
 }
 
 static void
@@ -2176,14 +2195,14 @@ on_signal(int sig)
 	caught[sig] = 1;
 }
 
-/* Whether sig came since the last look. */
+/* Whether sig came since the last look; written only then (fork made it COW). */
 static int
 took(int sig)
 {
-	int got = caught[sig] != 0;
-
+	if (!caught[sig])
+		return 0;
 	caught[sig] = 0;
-	return got;
+	return 1;
 }
 
 /* poll(2), with the handled signals caught while it waits. */
@@ -2228,8 +2247,9 @@ take_signals(struct request *rq)
 {
 	struct server_state *ss = &rq->server;
 	static const struct itimerval zero;
+	struct sigaction old;
 	sigset_t set;
-	int i;
+	int i, sig;
 
 	handled_set(&set);
 	if (sigprocmask(SIG_BLOCK, &set, &ss->mask) < 0)
@@ -2237,13 +2257,17 @@ take_signals(struct request *rq)
 	let_in = ss->mask;
 	for (i = 0; i < NHANDLED; i++)
 		sigdelset(&let_in, handled_signals[i]);
+	sigemptyset(&ss->ignored);
 	for (i = 0; i < NHANDLED; i++) {
-		if (handled_signals[i] == SIGPIPE)
-			catch_signal(SIGPIPE, SIG_IGN, &ss->act[i]);
-		else if (handled_signals[i] != SIGCHLD)
-			catch_signal(handled_signals[i], on_signal, &ss->act[i]);
-		else if (sigaction(SIGCHLD, NULL, &ss->act[i]) < 0)
+		sig = handled_signals[i];
+		if (sig == SIGPIPE)
+			catch_signal(SIGPIPE, SIG_IGN, &old);
+		else if (sig != SIGCHLD)
+			catch_signal(sig, on_signal, &old);
+		else if (sigaction(SIGCHLD, NULL, &old) < 0)
 			die_errno(EXIT_FAILED, "sigaction");
+		if (old.sa_handler == SIG_IGN)
+			sigaddset(&ss->ignored, sig);
 	}
 	for (i = 0; i < 3; i++)
 		if (getitimer(i, &ss->timer[i]) == 0 &&
@@ -2409,12 +2433,17 @@ apply_limits(const struct config *cf)
 static void
 restore_server_state(const struct server_state *ss)
 {
-	int i;
+	struct sigaction sa;
+	int i, ignored;
 
-	for (i = 0; i < NHANDLED; i++)	/* exec resets the caught ones */
-		if (ss->act[i].sa_handler == SIG_IGN ||
-		    handled_signals[i] == SIGPIPE)
-			(void)sigaction(handled_signals[i], &ss->act[i], NULL);
+	memset(&sa, 0, sizeof(sa));
+	for (i = 0; i < NHANDLED; i++) {	/* exec resets the caught ones */
+		ignored = sigismember(&ss->ignored, handled_signals[i]) == 1;
+		if (ignored || handled_signals[i] == SIGPIPE) {
+			sa.sa_handler = ignored ? SIG_IGN : SIG_DFL;
+			(void)sigaction(handled_signals[i], &sa, NULL);
+		}
+	}
 	for (i = 0; i < 3; i++)
 		if (ss->timer[i].it_value.tv_sec || ss->timer[i].it_value.tv_usec)
 			(void)setitimer(i, &ss->timer[i], NULL);
@@ -3865,7 +3894,7 @@ note_title_area(int argc, char **argv)
  * fits there (the area is ours once environ is let go), else in a page of
  * its own.
  */
-static const char *
+static void
 save_script(struct request *rq)
 {
 	static char saved[PATH_MAX];
@@ -3878,7 +3907,6 @@ save_script(struct request *rq)
 	} else
 		format(saved, sizeof(saved), "%s", rq->script);
 	rq->script = to;
-	return to;
 }
 
 static const char *
@@ -3896,7 +3924,6 @@ state_name(const struct keeper *k)
 static void
 publish_state(const struct keeper *k)
 {
-	static const char *script;
 	const struct request *rq = k->rq;
 	long long deadline;
 	size_t used;
@@ -3904,14 +3931,14 @@ publish_state(const struct keeper *k)
 
 	if (title == NULL || title_size == 0)
 		return;
-	if (script == NULL) {
-		script = save_script(k->rq);
+	if (environ != no_environ) {	/* the first call */
+		save_script(k->rq);
 		environ = no_environ;
 	}
 	deadline = k->phase == RUNNING ? k->at[TIMEOUT] : k->at[GRACE];
 	n = format(title, title_size, MARK "state=%s start=%lld deadline=%lld "
 	    "pgid=%ld script=%s", state_name(k), (long long)rq->start.tv_sec *
-	    1000 + rq->start.tv_nsec / 1000000, deadline, (long)k->cgi, script);
+	    1000 + rq->start.tv_nsec / 1000000, deadline, (long)k->cgi, rq->script);
 	if (n < 0)
 		return;
 	used = (size_t)n + 1 < title_size ? (size_t)n + 1 : title_size;
@@ -4230,7 +4257,7 @@ main(int argc, char *argv[])
 	if (rq.form == FORM_ACTION)
 		enter_script_dir(&rq);
 	scrub_environment(rq.cf.clean_env);
-	clock_gettime(CLOCK_MONOTONIC, &rq.start);
+	monotonic(&rq.start);
 	open_channels(&rq);
 	take_signals(&rq);
 	stop_if_abandoned_early();

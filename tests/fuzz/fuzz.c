@@ -74,7 +74,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 1;
 	memcpy(text, data + 1, len);
 	text[len] = '\0';
-	die_context[0] = '\0';
+	policy_line = 0;
 	if (setjmp(fuzz_escape) != 0)
 		return 0;
 	switch (data[0] % 5) {
