@@ -2153,9 +2153,15 @@ static const char *const safe_env[] = {
 static int
 env_matches(const char *var, const char *const *list)
 {
-	for (; *list != NULL; list++)
-		if (strncmp(var, *list, strlen(*list)) == 0)
+	const char *v, *p;
+
+	/* By hand: most words differ at once, and this runs for every pair. */
+	for (; *list != NULL; list++) {
+		for (v = var, p = *list; *p != '\0' && *v == *p; v++, p++)
+			;
+		if (*p == '\0')
 			return 1;
+	}
 	return 0;
 }
 
