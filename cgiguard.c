@@ -1968,14 +1968,15 @@ static void
 refuse_secure_exec(void)
 {
 #if defined(LINUX_EXTRAS)
+	/* Set by the kernel for any exec that leaves real and effective ids apart. */
 	int secure = getauxval(AT_SECURE) != 0;
 #elif defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
     defined(__DragonFly__) || defined(__APPLE__)
-	int secure = issetugid();
+	int secure = issetugid() || getuid() != geteuid() || getgid() != getegid();
 #else
-	int secure = 0;		/* the id checks below still hold */
+	int secure = getuid() != geteuid() || getgid() != getegid();
 #endif
-	if (secure || getuid() != geteuid() || getgid() != getegid())
+	if (secure)
 		die(EXIT_CANNOT, "refusing to run set-id or with file capabilities");
 }
 
@@ -2338,10 +2339,10 @@ close_range_fds(int lo, int hi)
 }
 
 static int
-pidfd_open_self(void)
+pidfd_of(pid_t pid)
 {
 #if defined(LINUX_EXTRAS) && defined(SYS_pidfd_open)
-	return (int)syscall(SYS_pidfd_open, getpid(), 0);
+	return (int)syscall(SYS_pidfd_open, pid, 0);
 #else
 	return -1;
 #endif
@@ -2371,13 +2372,6 @@ keep_front_ends(struct request *rq)
 	close(rq->err[1]);
 	if (rq->front_pidfd >= 0)
 		close(rq->front_pidfd);
-}
-
-static void
-keep_keeper_ends(struct request *rq)
-{
-	close(rq->to_keeper[1]);
-	close(rq->to_front[0]);
 }
 
 /* The CGI has its ends now, and the server's stdin is its alone. */
@@ -3651,7 +3645,10 @@ sort_fds(int *fds, int n)
 		}
 }
 
-/* The keeper outlives the request: it holds nothing of the server's but 1, 2. */
+/*
+ * The keeper outlives the request: it keeps its ends of the channels (the
+ * table above) and the log, and of the server's nothing but fds 1 and 2.
+ */
 static void
 close_inherited(struct keeper *k)
 {
@@ -3720,7 +3717,6 @@ become_keeper(struct request *rq, struct keeper *k)
 {
 	init_keeper(rq, k);
 	leave_server();
-	keep_keeper_ends(rq);
 	catch_signal(SIGCHLD, on_signal, NULL);
 	close_inherited(k);
 	set_nonblock(k->out.from);
@@ -3842,7 +3838,7 @@ open_channels(struct request *rq)
 	make_pipe(rq->to_front);
 	make_pipe(rq->out);
 	make_pipe(rq->err);
-	rq->front_pidfd = pidfd_open_self();
+	rq->front_pidfd = pidfd_of(rq->front);
 }
 
 /* ---- admin commands: --list and --drain ---------------------------------- */
@@ -4264,10 +4260,10 @@ main(int argc, char *argv[])
 		enter_script_dir(&rq);
 	scrub_environment(rq.cf.clean_env);
 	monotonic(&rq.start);
+	rq.front = getpid();
 	open_channels(&rq);
 	take_signals(&rq);
 	stop_if_abandoned_early();
-	rq.front = getpid();
 	if ((pid = fork()) < 0 && errno == EAGAIN)
 		run_unshielded(&rq, "fork", EAGAIN);
 	if (pid < 0)
