@@ -3501,12 +3501,28 @@ kill_at_deadline(struct keeper *k)
 	publish_state(k);
 }
 
+/* The soonest armed deadline; -1: none. */
+static long long
+soonest(const struct keeper *k)
+{
+	long long soon = -1;
+	int d;
+
+	for (d = 0; d < NDEADLINES; d++)
+		if (k->at[d] && (soon < 0 || k->at[d] < soon))
+			soon = k->at[d];
+	return soon;
+}
+
 static void
 check_deadlines(struct keeper *k)
 {
-	long long t = now_ms();
+	long long t;
 	int d;
 
+	if (soonest(k) < 0)
+		return;		/* nothing armed: the clock is not read */
+	t = now_ms();
 	for (d = 0; d < NDEADLINES; d++) {
 		if (!k->at[d] || t < k->at[d])
 			continue;
@@ -3539,16 +3555,14 @@ check_end(struct keeper *k)
 static int
 next_timeout(const struct keeper *k)
 {
-	long long t = now_ms(), soon = -1;
-	int d;
+	long long soon = soonest(k), t;
+	int look = k->rq->front_pidfd < 0 && !k->front_zombie && k->responded;
 
-	for (d = 0; d < NDEADLINES; d++)
-		if (k->at[d] && (soon < 0 || k->at[d] < soon))
-			soon = k->at[d];
-	if (k->rq->front_pidfd < 0 && !k->front_zombie && k->responded)
-		soon = soon < 0 || soon > t + 5 ? t + 5 : soon;
-	if (soon < 0)
+	if (soon < 0 && !look)
 		return -1;
+	t = now_ms();
+	if (look && (soon < 0 || soon > t + 5))
+		soon = t + 5;
 	return soon <= t ? 0 : (int)(soon - t > 60000 ? 60000 : soon - t);
 }
 
