@@ -2344,6 +2344,7 @@ pidfd_of(pid_t pid)
 #if defined(LINUX_EXTRAS) && defined(SYS_pidfd_open)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 #else
+	(void)pid;
 	return -1;
 #endif
 }
