@@ -164,7 +164,6 @@ struct request {
 	const char	*target;	/* file that passed the target checks */
 	dev_t		 target_dev;
 	ino_t		 target_ino;
-	int		 to_keeper[2];	/* front -> keeper: signal numbers */
 	int		 to_front[2];	/* keeper -> front: TELL_EXIT, TELL_UNSHIELDED */
 	int		 out[2], err[2];/* CGI stdout, stderr -> keeper */
 	int		 front_pidfd;	/* readable once the front is a zombie */
@@ -218,9 +217,9 @@ struct keeper {
 	int		 cgi_wstatus;	/* wait status, -1 while running */
 	int		 children;	/* keeper still has children */
 	struct stream	 out, err;
-	int		 from_front;	/* -1 once the front is gone */
 	int		 to_front;	/* -1 once told */
 	int		 responded;	/* the front needs no status any more */
+	int		 front_exited;	/* its end of to_front closed */
 	int		 front_zombie;
 	int		 released;	/* server's fds 1 and 2 let go */
 	int		 splice_ok;
@@ -2191,15 +2190,20 @@ scrub_environment(int clean)
 /*
  * The handled signals stay blocked from take_signals on, and wait_for lets
  * them in only while it waits: a handler never interrupts other work, and
- * notes what came for the code after the wait.
+ * notes what came for the code after the wait.  The front takes them from
+ * anyone; the keeper only those the front passes on with kill(2), and its
+ * children's SIGCHLD.
  */
 static volatile sig_atomic_t caught[NSIG];
 static sigset_t let_in;		/* the server's mask, less the handled ones */
+static pid_t forwarder;		/* in the keeper: the front; set while blocked */
 
 static void
-on_signal(int sig)
+on_signal(int sig, siginfo_t *si, void *uc)
 {
-	caught[sig] = 1;
+	(void)uc;
+	if (forwarder == 0 || sig == SIGCHLD || si->si_pid == forwarder)
+		caught[sig] = 1;
 }
 
 /* Whether sig came since the last look; written only then (fork made it COW). */
@@ -2237,12 +2241,17 @@ handled_set(sigset_t *set)
 }
 
 static void
-catch_signal(int sig, void (*handler)(int), struct sigaction *old)
+catch_signal(int sig, int ignore, struct sigaction *old)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handler;
+	if (ignore)
+		sa.sa_handler = SIG_IGN;
+	else {
+		sa.sa_sigaction = on_signal;
+		sa.sa_flags = SA_SIGINFO;
+	}
 	sigfillset(&sa.sa_mask);
 	if (sigaction(sig, &sa, old) < 0)
 		die_errno(EXIT_FAILED, "sigaction");
@@ -2268,9 +2277,9 @@ take_signals(struct request *rq)
 	for (i = 0; i < NHANDLED; i++) {
 		sig = handled_signals[i];
 		if (sig == SIGPIPE)
-			catch_signal(SIGPIPE, SIG_IGN, &old);
+			catch_signal(SIGPIPE, 1, &old);
 		else if (sig != SIGCHLD)
-			catch_signal(sig, on_signal, &old);
+			catch_signal(sig, 0, &old);
 		else if (sigaction(SIGCHLD, NULL, &old) < 0)
 			die_errno(EXIT_FAILED, "sigaction");
 		if (old.sa_handler == SIG_IGN)
@@ -2356,8 +2365,8 @@ pidfd_of(pid_t pid)
  * the fork (and every descriptor of ours at the CGI's exec, O_CLOEXEC):
  *
  *	channel		front		keeper			CGI
- *	to_keeper	[1] writes	[0] reads signals
- *	to_front	[0] reads	[1] writes TELL_*
+ *	to_front	[0] reads	[1] writes TELL_*, and polls it:
+ *					POLLERR once the front is gone
  *	out, err			[0] reads		[1] as fds 1, 2
  *	front_pidfd			polls
  *	fds 0, 1, 2	until exit	1, 2 until released	0 (stdin)
@@ -2365,7 +2374,6 @@ pidfd_of(pid_t pid)
 static void
 keep_front_ends(struct request *rq)
 {
-	close(rq->to_keeper[0]);
 	close(rq->to_front[1]);
 	close(rq->out[0]);
 	close(rq->out[1]);
@@ -3116,29 +3124,38 @@ reap_on_sigchld(struct keeper *k)
 		(void)kill_tree(k);
 }
 
-/* Bytes from the front are signals it caught; EOF means it is gone. */
+/* What the front passed on: an abandon signal means it has exited. */
 static void
-read_front(struct keeper *k)
+take_forwarded(struct keeper *k)
 {
-	unsigned char b[64];
-	ssize_t n, i;
+	int i, sig;
 
-	n = read(k->from_front, b, sizeof(b));
-	if (n < 0)
-		return;
-	if (n == 0) {
-		close_fd(&k->from_front);
-		abandon(k, "front-died", SIGTERM, 0);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (is_abandon_signal(b[i])) {
-			k->responded = 1;	/* the front has exited */
+	for (i = 0; i < NHANDLED; i++) {
+		sig = handled_signals[i];
+		if (sig == SIGCHLD || !took(sig))
+			continue;
+		if (is_abandon_signal(sig)) {
+			k->responded = 1;
 			close_fd(&k->to_front);
-			abandon(k, "signal", b[i], 0);
+			abandon(k, "signal", sig, 0);
 		} else if (k->phase == RUNNING)
-			signal_cgi(k, b[i]);
+			signal_cgi(k, sig);
 	}
+}
+
+/*
+ * Its end of to_front closed: the front has exited.  A signal it passed on
+ * first may still be pending (a wait that finds a descriptor ready leaves
+ * signals for the next one): take it first, so it is the reason.
+ */
+static void
+front_gone(struct keeper *k)
+{
+	(void)wait_for(NULL, 0, 0);
+	take_forwarded(k);
+	k->front_exited = 1;
+	close_fd(&k->to_front);
+	abandon(k, "front-died", SIGTERM, 0);
 }
 
 /* ---- the keeper: output -------------------------------------------------- */
@@ -3571,11 +3588,12 @@ next_timeout(const struct keeper *k)
 static void
 check_front_fallback(struct keeper *k)
 {
-	if (k->rq->front_pidfd < 0 && k->from_front < 0 && getppid() != k->rq->front)
+	if (k->rq->front_pidfd < 0 && (k->front_exited || k->responded) &&
+	    getppid() != k->rq->front)
 		k->front_zombie = 1;
 }
 
-enum { P_FROM_FRONT, P_FRONT, P_OUT, P_ERR, P_SERVER_OUT, P_SERVER_ERR, NPOLL };
+enum { P_TO_FRONT, P_FRONT, P_OUT, P_ERR, P_SERVER_OUT, P_SERVER_ERR, NPOLL };
 
 /* A full server side is waited for; the CGI's side is not read meanwhile. */
 static void
@@ -3584,9 +3602,7 @@ watch(const struct keeper *k, struct pollfd *p)
 	int listening = server_listening(k);
 
 	memset(p, 0, NPOLL * sizeof(*p));
-	/* Once answered, the front only exits: its pidfd alone says when. */
-	p[P_FROM_FRONT].fd = k->responded && k->rq->front_pidfd >= 0 ?
-	    -1 : k->from_front;
+	p[P_TO_FRONT].fd = k->to_front;	/* events 0: POLLERR, POLLHUP */
 	p[P_FRONT].fd = k->front_zombie ? -1 : k->rq->front_pidfd;
 	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
 	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
@@ -3595,7 +3611,7 @@ watch(const struct keeper *k, struct pollfd *p)
 	p[P_SERVER_OUT].events = k->out.full ? POLLOUT : 0;
 	p[P_SERVER_ERR].fd = listening && k->err.full ? STDERR_FILENO : -1;
 	p[P_SERVER_ERR].events = POLLOUT;
-	p[P_FROM_FRONT].events = p[P_FRONT].events = POLLIN;
+	p[P_FRONT].events = POLLIN;
 	p[P_OUT].events = p[P_ERR].events = POLLIN;
 }
 
@@ -3615,8 +3631,9 @@ dispatch(struct keeper *k, const struct pollfd *p)
 {
 	if (took(SIGCHLD))
 		reap_on_sigchld(k);
-	if (p[P_FROM_FRONT].revents)
-		read_front(k);
+	take_forwarded(k);
+	if (p[P_TO_FRONT].revents)
+		front_gone(k);
 	if (p[P_FRONT].revents)
 		k->front_zombie = 1;
 	server_ready(k, &k->out, p[P_SERVER_OUT].revents);
@@ -3668,8 +3685,8 @@ static void
 close_inherited(struct keeper *k)
 {
 	const struct request *rq = k->rq;
-	int keep[] = { rq->to_keeper[0], rq->to_front[1], rq->out[0], rq->out[1],
-	    rq->err[0], rq->err[1], rq->front_pidfd, log_fd };
+	int keep[] = { rq->to_front[1], rq->out[0], rq->out[1], rq->err[0],
+	    rq->err[1], rq->front_pidfd, log_fd };
 	int n = (int)(sizeof(keep) / sizeof(keep[0])), i, lo = 3;
 
 	sort_fds(keep, n);
@@ -3707,7 +3724,6 @@ init_keeper(struct request *rq, struct keeper *k)
 	k->children = 1;
 	k->splice_ok = 1;
 	k->chunk = RELAY_CHUNK;
-	k->from_front = rq->to_keeper[0];
 	k->to_front = rq->to_front[1];
 	open_stream(&k->out, rq->out[0], STDOUT_FILENO);
 	open_stream(&k->err, rq->err[0], STDERR_FILENO);
@@ -3731,30 +3747,25 @@ static void
 become_keeper(struct request *rq, struct keeper *k)
 {
 	init_keeper(rq, k);
+	forwarder = rq->front;
 	leave_server();
-	catch_signal(SIGCHLD, on_signal, NULL);
+	catch_signal(SIGCHLD, 0, NULL);
 	close_inherited(k);
 	set_nonblock(k->out.from);
 	set_nonblock(k->err.from);
-	set_nonblock(k->from_front);
 }
 
 /* A stop signal that reached the front while we started: start nothing. */
 static int
-abandoned_before_start(struct keeper *k)
+abandoned_before_start(void)
 {
-	struct pollfd p = { k->from_front, POLLIN, 0 };
-	unsigned char b[16];
-	ssize_t n, i;
+	int i, abandoned = 0;
 
-	if (poll(&p, 1, 0) <= 0)
-		return 0;
-	if ((n = read(k->from_front, b, sizeof(b))) <= 0)
-		return n == 0;
-	for (i = 0; i < n; i++)
-		if (is_abandon_signal(b[i]))
-			return 1;
-	return 0;
+	(void)wait_for(NULL, 0, 0);
+	for (i = 0; i < NHANDLED; i++)
+		if (took(handled_signals[i]) && is_abandon_signal(handled_signals[i]))
+			abandoned = 1;
+	return abandoned;
 }
 
 static void
@@ -3764,7 +3775,7 @@ keeper(struct request *rq)
 	struct spawn sp;
 
 	become_keeper(rq, &k);
-	if (abandoned_before_start(&k))
+	if (abandoned_before_start())
 		_exit(0);
 	memset(&sp, 0, sizeof(sp));
 	sp.rq = rq;
@@ -3789,18 +3800,17 @@ keeper(struct request *rq)
 
 /* Signals the front caught go to the keeper; an abandon one ends the front. */
 static void
-forward_signals(const struct request *rq)
+forward_signals(pid_t keeper)
 {
-	unsigned char b;
-	int i;
+	int i, sig;
 
 	for (i = 0; i < NHANDLED; i++) {
-		if (!took(handled_signals[i]))
+		sig = handled_signals[i];
+		if (!took(sig))
 			continue;
-		b = (unsigned char)handled_signals[i];
-		(void)write_all(rq->to_keeper[1], (const char *)&b, 1);
-		if (is_abandon_signal(b))
-			_exit(128 + b);
+		(void)kill(keeper, sig);
+		if (is_abandon_signal(sig))
+			_exit(128 + sig);
 	}
 }
 
@@ -3831,7 +3841,7 @@ front(struct request *rq, pid_t keeper)
 	for (;;) {
 		if (wait_for(&p, 1, -1) < 0 && errno != EINTR)
 			_exit(EXIT_FAILED);
-		forward_signals(rq);	/* before the status */
+		forward_signals(keeper);	/* before the status */
 		if (!p.revents)
 			continue;
 		while ((n = read(rq->to_front[0], b, sizeof(b))) < 0 &&
@@ -3849,7 +3859,6 @@ front(struct request *rq, pid_t keeper)
 static void
 open_channels(struct request *rq)
 {
-	make_pipe(rq->to_keeper);
 	make_pipe(rq->to_front);
 	make_pipe(rq->out);
 	make_pipe(rq->err);
