@@ -3629,11 +3629,12 @@ server_ready(struct keeper *k, struct stream *s, short revents)
 static void
 dispatch(struct keeper *k, const struct pollfd *p)
 {
+	/* First: front_gone lets in what is pending, SIGCHLD too, for below. */
+	if (p[P_TO_FRONT].revents)
+		front_gone(k);
 	if (took(SIGCHLD))
 		reap_on_sigchld(k);
 	take_forwarded(k);
-	if (p[P_TO_FRONT].revents)
-		front_gone(k);
 	if (p[P_FRONT].revents)
 		k->front_zombie = 1;
 	server_ready(k, &k->out, p[P_SERVER_OUT].revents);
