@@ -76,7 +76,8 @@ server_test_setup() {
 		[[ ${CGIGUARD_REQUIRE_SERVERS:-0} != 1 ]] || fail "$SERVER_SKIP (CGIGUARD_REQUIRE_SERVERS=1)"
 		skip "$SERVER_SKIP"
 	fi
-	[[ -n ${SERVER_PID:-} ]] || fail "server did not start: see ${SITE:-?}/logs"
+	[[ -n ${SERVER_PID:-} ]] || fail "server did not start; its logs:
+${SERVER_START_LOG:-(none)}"
 	ZOMBIES_BEFORE=$(zombies)
 	ERRLOG_LINES=$({ wc -l <"$SITE/logs/error.log"; } 2>/dev/null || echo 0)
 }
@@ -312,12 +313,13 @@ server_setup_file() {
 	[[ -z $SERVER_SKIP ]] || return 0
 	need_reaper
 	make_site
-	if ! "$start_fn"; then
-		echo "$SERVER_NAME did not start; logs:" >&2
-		tail -n 20 "$SITE"/logs/* >&2
+	SERVER_START_LOG=
+	if ! "$start_fn" 2>"$SITE/logs/setup.err"; then
+		# setup_file's output is not shown: each test's failure says it.
+		SERVER_START_LOG=$(tail -n 20 "$SITE"/logs/* 2>&1)
 		SERVER_PID=
 	fi
-	export SERVER_PID SERVER_COMMS PORT BASE
+	export SERVER_PID SERVER_COMMS PORT BASE SERVER_START_LOG
 }
 
 server_teardown_file() {
