@@ -219,7 +219,6 @@ struct keeper {
 	struct stream	 out, err;
 	int		 to_front;	/* -1 once told */
 	int		 responded;	/* the front needs no status any more */
-	int		 front_exited;	/* its end of to_front closed */
 	int		 front_zombie;
 	int		 released;	/* server's fds 1 and 2 let go */
 	int		 splice_ok;
@@ -1969,11 +1968,12 @@ refuse_secure_exec(void)
 #if defined(LINUX_EXTRAS)
 	/* Set by the kernel for any exec that leaves real and effective ids apart. */
 	int secure = getauxval(AT_SECURE) != 0;
-#elif defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
-    defined(__DragonFly__) || defined(__APPLE__)
-	int secure = issetugid() || getuid() != geteuid() || getgid() != getegid();
 #else
 	int secure = getuid() != geteuid() || getgid() != getegid();
+#if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__) || defined(__APPLE__)
+	secure = secure || issetugid();
+#endif
 #endif
 	if (secure)
 		die(EXIT_CANNOT, "refusing to run set-id or with file capabilities");
@@ -3124,6 +3124,15 @@ reap_on_sigchld(struct keeper *k)
 		(void)kill_tree(k);
 }
 
+/* The front has exited: there is no one to tell. */
+static void
+front_left(struct keeper *k, const char *reason, int sig)
+{
+	k->responded = 1;
+	close_fd(&k->to_front);
+	abandon(k, reason, sig, 0);
+}
+
 /* What the front passed on: an abandon signal means it has exited. */
 static void
 take_forwarded(struct keeper *k)
@@ -3134,11 +3143,9 @@ take_forwarded(struct keeper *k)
 		sig = handled_signals[i];
 		if (sig == SIGCHLD || !took(sig))
 			continue;
-		if (is_abandon_signal(sig)) {
-			k->responded = 1;
-			close_fd(&k->to_front);
-			abandon(k, "signal", sig, 0);
-		} else if (k->phase == RUNNING)
+		if (is_abandon_signal(sig))
+			front_left(k, "signal", sig);
+		else if (k->phase == RUNNING)
 			signal_cgi(k, sig);
 	}
 }
@@ -3153,9 +3160,7 @@ front_gone(struct keeper *k)
 {
 	(void)wait_for(NULL, 0, 0);
 	take_forwarded(k);
-	k->front_exited = 1;
-	close_fd(&k->to_front);
-	abandon(k, "front-died", SIGTERM, 0);
+	front_left(k, "front-died", SIGTERM);
 }
 
 /* ---- the keeper: output -------------------------------------------------- */
@@ -3588,8 +3593,7 @@ next_timeout(const struct keeper *k)
 static void
 check_front_fallback(struct keeper *k)
 {
-	if (k->rq->front_pidfd < 0 && (k->front_exited || k->responded) &&
-	    getppid() != k->rq->front)
+	if (k->rq->front_pidfd < 0 && k->responded && getppid() != k->rq->front)
 		k->front_zombie = 1;
 }
 
