@@ -272,19 +272,24 @@ leave(int status)
 /* ---- time ---------------------------------------------------------------- */
 
 /*
- * CLOCK_MONOTONIC.  On Linux the system call itself: our processes live
- * about a millisecond and read the clock a few times, and libc's first use
- * of the vDSO (finding its symbols, faulting in its pages) costs more than
- * those calls.
+ * On Linux the system call itself: our processes live about a millisecond
+ * and read a clock a few times, and libc's first use of the vDSO (finding
+ * its symbols, faulting in its pages) costs more than those calls.
  */
+static void
+clock_now(clockid_t clock, struct timespec *ts)
+{
+#if defined(LINUX_EXTRAS) && defined(SYS_clock_gettime)
+	(void)syscall(SYS_clock_gettime, clock, ts);
+#else
+	(void)clock_gettime(clock, ts);
+#endif
+}
+
 static void
 monotonic(struct timespec *ts)
 {
-#if defined(LINUX_EXTRAS) && defined(SYS_clock_gettime)
-	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, ts) == 0)
-		return;
-#endif
-	clock_gettime(CLOCK_MONOTONIC, ts);
+	clock_now(CLOCK_MONOTONIC, ts);
 }
 
 static long long
@@ -734,6 +739,7 @@ static void
 log_line(struct line *l)
 {
 	char out[2200], stamp[32] = "";
+	struct timespec ts;
 	int n, i;
 
 	for (i = 0; i < NREQUEST_VARS; i++)
@@ -741,8 +747,10 @@ log_line(struct line *l)
 			line_add(l, request_vars[i][0], request_field[i]);
 	if (log_dropped > 0)
 		line_addf(l, "dropped", "%lu", log_dropped);
-	if (log_to == LOG_FILE)
-		utc_stamp(stamp, sizeof(stamp), time(NULL));
+	if (log_to == LOG_FILE) {
+		clock_now(CLOCK_REALTIME, &ts);
+		utc_stamp(stamp, sizeof(stamp), ts.tv_sec);
+	}
 	n = format(out, sizeof(out), "%s%scgiguard[%ld]: %s\n",
 	    log_to == LOG_SYSLOG ? "<29>" : "", stamp, (long)getpid(), l->buf);
 	if (n <= 0)
@@ -1357,7 +1365,7 @@ refuse_character(const char *script, const char *arg)
 static int
 split_words(const char *script, char *arg, char **w)
 {
-	char *p;
+	char *p, *save = NULL;
 	int n = 0;
 
 	for (p = arg; *p != '\0'; p++) {
@@ -1367,7 +1375,8 @@ split_words(const char *script, char *arg, char **w)
 		    strchr("\"'\\$`", *p) != NULL)
 			refuse_character(script, arg);
 	}
-	for (p = strtok(arg, " \t"); p != NULL; p = strtok(NULL, " \t")) {
+	for (p = strtok_r(arg, " \t", &save); p != NULL;
+	    p = strtok_r(NULL, " \t", &save)) {
 		if (n == MAX_SHEBANG_WORDS)
 			refuse_shebang(script, "too many words");
 		w[n++] = p;
@@ -2107,6 +2116,17 @@ resolve_program(struct request *rq)
 	die(EXIT_ENOENT, "%s: command not found", rq->path);
 }
 
+/* getcwd(3); on Linux without libc's, whose NULL case links in malloc. */
+static int
+current_dir(char *buf, size_t size)
+{
+#if defined(LINUX_EXTRAS) && defined(SYS_getcwd)
+	return syscall(SYS_getcwd, buf, size) > 0 && buf[0] == '/' ? 0 : -1;
+#else
+	return getcwd(buf, size) != NULL ? 0 : -1;
+#endif
+}
+
 /* What the log calls the script: always an absolute path. */
 static void
 make_script_absolute(struct request *rq, const char *asked)
@@ -2116,7 +2136,7 @@ make_script_absolute(struct request *rq, const char *asked)
 
 	if (rq->script == asked)
 		rq->script = rq->path;	/* found through PATH */
-	if (rq->script[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+	if (rq->script[0] == '/' || current_dir(cwd, sizeof(cwd)) < 0)
 		return;
 	if (format(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
 	    (int)sizeof(buf))
@@ -2334,15 +2354,16 @@ close_fd(int *fd)
 static void
 close_range_fds(int lo, int hi)
 {
-	long sys;
-	int fd, max;
+	struct rlimit rl;
+	int fd, max = 65536;
 
 #if defined(LINUX_EXTRAS) && defined(SYS_close_range)
 	if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
 		return;
 #endif
-	sys = sysconf(_SC_OPEN_MAX);
-	max = sys > 0 && sys < 65536 ? (int)sys : 65536;
+	/* _SC_OPEN_MAX is this limit; sysconf(3) would add its whole table */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536)
+		max = (int)rl.rlim_cur;
 	for (fd = lo; fd <= hi && fd < max; fd++)
 		(void)close(fd);
 }
@@ -2412,6 +2433,17 @@ static const int rlimit_of[NLIMITS] = {
 	[L_CORE] = RLIMIT_CORE,
 };
 
+/* In the vfork child, a system call alone: musl's setrlimit stops all threads. */
+static int
+lower_limit(int resource, const struct rlimit *rl)
+{
+#ifdef LINUX_EXTRAS
+	return prlimit(0, resource, rl, NULL);
+#else
+	return setrlimit(resource, rl);
+#endif
+}
+
 static int
 apply_limits(const struct config *cf)
 {
@@ -2426,7 +2458,7 @@ apply_limits(const struct config *cf)
 		if (rl.rlim_max == RLIM_INFINITY || cf->limit[i] < rl.rlim_max)
 			rl.rlim_max = cf->limit[i];
 		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(rlimit_of[i], &rl) < 0)
+		if (lower_limit(rlimit_of[i], &rl) < 0)
 			return -1;
 	}
 	if (cf->nice_set) {
@@ -4293,7 +4325,8 @@ main(int argc, char *argv[])
 	open_channels(&rq);
 	take_signals(&rq);
 	stop_if_abandoned_early();
-	if ((pid = fork()) < 0 && errno == EAGAIN)
+	/* _Fork (POSIX.1-2024): one thread, no atfork handlers to run */
+	if ((pid = _Fork()) < 0 && errno == EAGAIN)
 		run_unshielded(&rq, "fork", EAGAIN);
 	if (pid < 0)
 		die_errno(EXIT_FAILED, "fork");
