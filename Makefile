@@ -26,11 +26,13 @@ HARDEN	 = $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS)),,-D_FORTIFY_SOURCE=2) \
 # Static, not static-pie: self-relocation costs a static-pie binary about 17
 # page faults and ~1 ms of CPU per exec on a VM, on every request.  `make pie`
 # trades that for ASLR.  No unwind tables (C, nothing unwinds; -g keeps the
-# debugger's) and no unused sections.  musl's static start never
-# write-protects RELRO, so there it would only cost a page per process.
+# debugger's) and no unused sections.  Code for the address it is linked at
+# (-fno-pie; compilers that default to PIE would keep the pointer tables in a
+# writable page of their own).  musl's static start never write-protects
+# RELRO, so there it would only cost a page per process.
 LEAN	 = -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
 RELRO	 = $(if $(findstring musl-gcc,$(CC)),norelro,relro)
-STATIC	 = $(LEAN) -static -Wl,--gc-sections,-z,$(RELRO),-z,now
+STATIC	 = $(LEAN) -fno-pie -no-pie -static -Wl,--gc-sections,-z,$(RELRO),-z,now
 PIE	 = -fPIE -static-pie -Wl,-z,relro,-z,now
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer
 
