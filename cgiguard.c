@@ -3497,7 +3497,8 @@ release_server(struct keeper *k)
 {
 	int null = -1;
 
-	(void)shutdown(STDOUT_FILENO, SHUT_WR);
+	if (k->out.sink == SINK_SOCKET)
+		(void)shutdown(STDOUT_FILENO, SHUT_WR);
 	k->released = 1;
 	log_detach_stderr();
 	if (!keeper_done(k) && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
