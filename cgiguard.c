@@ -14,10 +14,12 @@
  *   CGI     its own process group, the server's signal mask, dispositions
  *           and timers, no descriptor of ours, the limits asked for.
  *
- * Exit status: the CGI's own; 128+N if it died of signal N or the front was
- * told to stop by signal N; 124 when --timeout fired; 125 cgiguard failed;
- * 126 program not runnable or refused; 127 program not found.  The admin
- * commands: --list exits 0; --drain 0, or 124 when its time ran out.
+ * Exit status: the CGI's own (0 if it outlives its output by 50 ms); 128+N
+ * if it died of signal N or the front was told to stop by signal N; 141 when
+ * the server's end of the output broke; 124 when --timeout fired; 125
+ * cgiguard failed; 126 program not runnable or refused; 127 program not
+ * found.  The admin commands: --list exits 0; --drain 0, or 124 when its
+ * time ran out.
  */
 
 #define _GNU_SOURCE
@@ -197,7 +199,13 @@ struct stream {
  * so an armed deadline is a live one.  Beside the phase runs the front's
  * side: told its status, then a zombie, then the server is released.
  */
-enum phase { RUNNING, ENDED, ABANDONED, KILLED };
+enum phase { RUNNING, ENDED, ABANDONED, KILLED, NPHASES };
+
+/* As the keeper's mark and --list name them. */
+static const char *const phase_names[NPHASES] = {
+	[RUNNING] = "running", [ENDED] = "ended",
+	[ABANDONED] = "abandoned", [KILLED] = "killed",
+};
 
 enum deadline {
 	TIMEOUT,	/* --timeout: RUNNING only */
@@ -217,17 +225,16 @@ struct keeper {
 	int		 cgi_wstatus;	/* wait status, -1 while running */
 	int		 children;	/* keeper still has children */
 	struct stream	 out, err;
-	int		 to_front;	/* -1 once told */
-	int		 responded;	/* the front needs no status any more */
+	int		 to_front;	/* -1 once told, or once the front is gone */
 	int		 front_zombie;
 	int		 released;	/* server's fds 1 and 2 let go */
 	int		 splice_ok;
 	size_t		 chunk;		/* bytes per splice */
 	int		 finish_logged;
-	int		 responding;	/* the CGI has written to stdout */
+	int		 output_started;	/* the CGI has written to stdout */
 	char		 errline[1024];
 	size_t		 errlen;
-	unsigned long	 errlines;	/* stderr lines seen after abandonment */
+	unsigned long	 errlines;	/* stderr lines seen since the server left */
 };
 
 static int policy_line;		/* the policy's line being parsed; 0: none */
@@ -293,12 +300,18 @@ monotonic(struct timespec *ts)
 }
 
 static long long
+ts_ms(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
+
+static long long
 now_ms(void)
 {
 	struct timespec ts;
 
 	monotonic(&ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ts_ms(&ts);
 }
 
 static long long
@@ -549,7 +562,7 @@ line_start(struct line *l, const char *event)
 	line_put(l, event, strlen(event));
 }
 
-/* Our own pipes only: the front and keeper never let them fill. */
+/* A blocking full write: our own pipes (never let fill) and the admin's output. */
 static int
 write_all(int fd, const char *buf, size_t len)
 {
@@ -604,7 +617,7 @@ write_now(int fd, enum sink kind, const char *buf, size_t len)
 			return n;
 	}
 	if (kind == SINK_PIPE) {
-		if (poll(&p, 1, 0) == 0) {
+		if (poll(&p, 1, 0) <= 0) {
 			errno = EAGAIN;
 			return -1;
 		}
@@ -857,6 +870,13 @@ report(const char *event, const char *msg)
  * one line on stderr (the server's error log), a record in the log, and in
  * CGI context a fixed 500 page instead of a half-started response.
  */
+/* A program that is not there is 127, as the shells say; not runnable 126. */
+static int
+not_run_status(int err)
+{
+	return err == ENOENT || err == ENOTDIR ? EXIT_ENOENT : EXIT_CANNOT;
+}
+
 static void
 fail_request(int status, const char *msg)
 {
@@ -1242,8 +1262,10 @@ usage(void)
 "would without cgiguard, and the log says event=unshielded.\n"
 "\n"
 "Exit status:\n"
-"  the CGI's own, or 128+N if it died of signal N\n"
+"  the CGI's own, or 128+N if it died of signal N; 0 if it still runs\n"
+"         50 ms after its output ended\n"
 "  128+N  the server sent abandon signal N (TERM, INT, HUP, QUIT)\n"
+"  141    the server's end of the output broke\n"
 "  124    --timeout fired, or --drain ran out of time\n"
 "  125    cgiguard itself failed (usage, resources, output error)\n"
 "  126    program found but not runnable, or refused\n"
@@ -1369,8 +1391,6 @@ split_words(const char *script, char *arg, char **w)
 	int n = 0;
 
 	for (p = arg; *p != '\0'; p++) {
-		if (*p == '\r')
-			refuse_shebang(script, "line ends in CR (DOS line ends)");
 		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f ||
 		    strchr("\"'\\$`", *p) != NULL)
 			refuse_character(script, arg);
@@ -1614,7 +1634,7 @@ reset_policy(void)
 	policy.cap_user = policy.cap_script = -1;
 }
 
-/* No file, no policy; a file only root cannot change is refused. */
+/* No file, no policy; a file anyone but root can change is refused. */
 static void
 read_policy(void)
 {
@@ -1714,7 +1734,7 @@ static int
 walk_nofollow(int dirfd, char *rel)
 {
 	char *comp, *save = NULL;
-	int fd = dup(dirfd), next;
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0), next;
 
 	for (comp = strtok_r(rel, "/", &save); comp != NULL && fd >= 0;
 	    comp = strtok_r(NULL, "/", &save)) {
@@ -1824,9 +1844,9 @@ check_beneath_root(struct request *rq, const char *path)
 	fd = dirfd < 0 ? -1 : openat(dirfd, base, O_LOOKUP | O_NOFOLLOW |
 	    O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		die(errno == ENOENT ? EXIT_ENOENT : EXIT_CANNOT, "%s: %s", path,
-		    errno == EXDEV || errno == ELOOP ? "leaves its root or "
-		    "passes a symlink" : strerror(errno));
+		die(not_run_status(errno), "%s: %s", path,
+		    errno == EXDEV || errno == ELOOP ?
+		    "leaves its root or passes a symlink" : strerror(errno));
 	if (fstat(fd, &st) < 0 || fstat(dirfd, &dir) < 0)
 		die_errno(EXIT_CANNOT, path);
 	check_target_modes(path, &st, &dir);
@@ -1857,8 +1877,8 @@ split_translated(const char *pt, const char **rest)
 		c = *p;
 		*p = '\0';
 		if (stat(buf, &st) < 0)
-			die(errno == ENOENT ? EXIT_ENOENT : EXIT_CANNOT, "%s: %s",
-			    buf, strerror(errno));
+			die(not_run_status(errno), "%s: %s", buf,
+			    strerror(errno));
 		if (S_ISREG(st.st_mode)) {
 			*rest = pt + (p - buf);
 			return buf;
@@ -1937,7 +1957,7 @@ set_handler_env(const char *target, const char *rest)
 
 /* Apache Action: argv holds only client words, never options or a program. */
 static void
-read_handler(struct request *rq, char **argv)
+read_action(struct request *rq, char **argv)
 {
 	const char *rs = getenv("REDIRECT_STATUS"), *target, *rest;
 
@@ -2015,7 +2035,7 @@ read_invocation(struct request *rq, int argc, char **argv)
 	    is_script(argv[1]))	/* "#!/path/cgiguard" alone */
 		refuse_shebang(argv[1], "missing interpreter");
 	if (rq->cgi_context && sf != NULL && is_self(sf)) {
-		read_handler(rq, argv);
+		read_action(rq, argv);
 		return;
 	}
 	if (rq->cgi_context && argc >= 2 && strpbrk(argv[1], " \t") != NULL)
@@ -2035,7 +2055,8 @@ read_invocation(struct request *rq, int argc, char **argv)
 
 /*
  * The mode rules always hold for a #! script, as suexec's do; confinement
- * beneath a root where the policy names one, and always for handler mode.
+ * beneath a root wherever the policy names one (Apache's Action form is
+ * refused without one).
  */
 static void
 check_script(struct request *rq)
@@ -2079,7 +2100,7 @@ check_runnable(const char *path)
 	return 0;
 }
 
-/* 126 and 127 are decided here, before anything has started. */
+/* Not found or not runnable is said here, before anything has started. */
 static void
 resolve_program(struct request *rq)
 {
@@ -2089,8 +2110,8 @@ resolve_program(struct request *rq)
 
 	if (strchr(rq->path, '/') != NULL) {
 		if ((e = check_runnable(rq->path)) != 0)
-			die(e == ENOENT || e == ENOTDIR ? EXIT_ENOENT :
-			    EXIT_CANNOT, "%s: %s", rq->path, strerror(e));
+			die(not_run_status(e), "%s: %s", rq->path,
+			    strerror(e));
 		return;
 	}
 	if ((dirs = getenv("PATH")) == NULL)
@@ -2106,7 +2127,7 @@ resolve_program(struct request *rq)
 				rq->path = buf;
 				return;
 			}
-			seen |= (e != ENOENT && e != ENOTDIR);
+			seen |= not_run_status(e) == EXIT_CANNOT;
 		}
 		if (*end == '\0')
 			break;
@@ -2193,8 +2214,7 @@ scrub_environment(int clean)
 	char **from, **to;
 
 	for (from = to = environ; *from != NULL; from++) {
-		if (env_matches(*from, unsafe_env) ||
-		    (clean && strncmp(*from, "HTTP_PROXY=", 11) == 0))
+		if (env_matches(*from, unsafe_env))
 			continue;
 		if (clean && !env_matches(*from, safe_env))
 			continue;
@@ -2526,8 +2546,7 @@ static int
 spawn_status(const struct spawn *sp)
 {
 	if (sp->step == STEP_EXEC)
-		return sp->err == ENOENT || sp->err == ENOTDIR ? EXIT_ENOENT :
-		    EXIT_CANNOT;
+		return not_run_status(sp->err);
 	return sp->step == STEP_SWAPPED ? EXIT_CANNOT : EXIT_FAILED;
 }
 
@@ -2609,18 +2628,22 @@ spawn_cgi(struct spawn *sp)
 /* keeper -> front: two bytes, what to do and its value. */
 enum { TELL_EXIT = 'x', TELL_UNSHIELDED = 'u' };
 
+/* The front needs no status any more. */
+static int
+responded(const struct keeper *k)
+{
+	return k->to_front < 0;
+}
+
 static void
 tell_front_what(struct keeper *k, int what, int value)
 {
 	unsigned char b[2] = { (unsigned char)what, (unsigned char)value };
 
-	if (k->responded)
+	if (responded(k))
 		return;
-	k->responded = 1;
-	if (k->to_front >= 0) {
-		(void)write_all(k->to_front, (const char *)b, sizeof(b));
-		close_fd(&k->to_front);
-	}
+	(void)write_all(k->to_front, (const char *)b, sizeof(b));
+	close_fd(&k->to_front);
 }
 
 static void
@@ -2651,7 +2674,7 @@ signal_cgi(struct keeper *k, int sig)
  * The names in a directory.  On Linux getdents64 fills a buffer of the
  * caller's; opendir would take one from the heap.
  */
-#if defined(LINUX_EXTRAS) && defined(SYS_getdents64)
+#ifdef SYS_getdents64
 #define DIR_GETDENTS
 #endif
 
@@ -2782,7 +2805,7 @@ signal_exact(const struct proc *p, int sig)
 	int fd, r = -1;
 
 #if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
-	if ((fd = (int)syscall(SYS_pidfd_open, p->pid, 0)) >= 0) {
+	if ((fd = pidfd_of(p->pid)) >= 0) {
 		if (read_stat(p->pid, &ppid, &start) == 0 && start == p->start)
 			r = (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
 		close(fd);
@@ -3090,14 +3113,14 @@ enter(struct keeper *k, enum phase next)
 }
 
 static void
-log_abandoned(struct keeper *k, int got, int sent)
+log_abandoned(struct keeper *k, int received, int sent)
 {
 	struct line l;
 
 	line_start(&l, "abandoned");
 	line_add(&l, "reason", k->abandon_reason);
-	if (strcmp(k->abandon_reason, "signal") == 0)
-		line_add(&l, "received", signal_name(got));
+	if (received > 0)
+		line_add(&l, "received", signal_name(received));
 	line_add(&l, "signal", sent > 0 ? signal_name(sent) : "none");
 	line_add(&l, "script", k->rq->script);
 	line_addf(&l, "pgid", "%ld", (long)k->cgi);
@@ -3106,14 +3129,14 @@ log_abandoned(struct keeper *k, int got, int sent)
 
 /* The request is over for the server; the CGI gets its stop signal and --grace. */
 static void
-abandon(struct keeper *k, const char *reason, int sig, int front_status)
+abandon(struct keeper *k, const char *reason, int received, int front_status)
 {
 	int stop = k->rq->cf.stop_signal;
 
 	if (k->phase != RUNNING)
 		return;
 	if (strcmp(reason, "timeout") == 0 && k->rq->cgi_context &&
-	    !k->responding && server_listening(k))
+	    !k->output_started && server_listening(k))
 		(void)write_or_drop(STDOUT_FILENO, k->out.sink, fixed_504,
 		    sizeof(fixed_504) - 1);
 	enter(k, ABANDONED);
@@ -3125,7 +3148,7 @@ abandon(struct keeper *k, const char *reason, int sig, int front_status)
 	start_grace(k);
 	publish_state(k);
 	tell_front(k, front_status);
-	log_abandoned(k, sig, stop);
+	log_abandoned(k, received, stop);
 }
 
 static void
@@ -3156,13 +3179,12 @@ reap_on_sigchld(struct keeper *k)
 		(void)kill_tree(k);
 }
 
-/* The front has exited: there is no one to tell. */
+/* The front has exited (passing on received, or not): no one to tell. */
 static void
-front_left(struct keeper *k, const char *reason, int sig)
+front_left(struct keeper *k, const char *reason, int received)
 {
-	k->responded = 1;
 	close_fd(&k->to_front);
-	abandon(k, reason, sig, 0);
+	abandon(k, reason, received, 0);
 }
 
 /* What the front passed on: an abandon signal means it has exited. */
@@ -3192,7 +3214,7 @@ front_gone(struct keeper *k)
 {
 	(void)wait_for(NULL, 0, 0);
 	take_forwarded(k);
-	front_left(k, "front-died", SIGTERM);
+	front_left(k, "front-died", 0);
 }
 
 /* ---- the keeper: output -------------------------------------------------- */
@@ -3211,8 +3233,6 @@ server_gone(struct keeper *k)
 		k->at[SETTLE] = now_ms() + SETTLE_MS;
 }
 
-
-
 /*
  * A broken pipe is the server going away.  Any other error on stdout means
  * the response cannot be delivered: said once, and the request is abandoned
@@ -3228,7 +3248,7 @@ output_failed(struct keeper *k, struct stream *s, int err)
 	else if (s == &k->out) {
 		format(msg, sizeof(msg), "stdout: %s", strerror(err));
 		report("failed", msg);
-		abandon(k, "output-error", SIGTERM, EXIT_FAILED);
+		abandon(k, "output-error", 0, EXIT_FAILED);
 	}
 }
 
@@ -3334,7 +3354,7 @@ splice_output(struct keeper *k)
 	if (n == RELAY_CHUNK && k->chunk == RELAY_CHUNK)
 		widen_pipe(k);
 	if (n > 0) {
-		k->responding = 1;
+		k->output_started = 1;
 		return 1;
 	}
 	if (n == 0) {
@@ -3379,9 +3399,8 @@ flush_stream(struct keeper *k, struct stream *s)
 	return s->len < before;
 }
 
-/* After abandonment: stdout is discarded, stderr goes to the log. */
 /*
- * Stdout after abandonment, spliced to /dev/null: the pages move without a
+ * Stdout once the server no longer listens, spliced to /dev/null: the pages move without a
  * copy and without touching our buffer.  -1 where splice cannot (then read).
  */
 static int
@@ -3410,6 +3429,7 @@ discard_output(struct keeper *k)
 	return -1;
 }
 
+/* Once the server no longer listens: stdout is discarded, stderr logged. */
 static int
 drain_stream(struct keeper *k, struct stream *s)
 {
@@ -3452,7 +3472,7 @@ relay(struct keeper *k, struct stream *s)
 	}
 	if (n < 0)
 		return 0;
-	k->responding |= s == &k->out;
+	k->output_started |= s == &k->out;
 	s->off = 0;
 	s->len = (size_t)n;
 	(void)flush_stream(k, s);
@@ -3502,8 +3522,10 @@ release_server(struct keeper *k)
 	k->released = 1;
 	log_detach_stderr();
 	if (!keeper_done(k) && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
-		(void)dup2(null, STDOUT_FILENO);
-		(void)dup2(null, STDERR_FILENO);
+		if (dup2(null, STDOUT_FILENO) < 0)
+			close(STDOUT_FILENO);
+		if (dup2(null, STDERR_FILENO) < 0)
+			close(STDERR_FILENO);
 		close(null);
 	} else {
 		close(STDOUT_FILENO);
@@ -3582,11 +3604,10 @@ check_deadlines(struct keeper *k)
 	for (d = 0; d < NDEADLINES; d++) {
 		if (!k->at[d] || t < k->at[d])
 			continue;
-		if (d != GRACE)
-			k->at[d] = 0;	/* GRACE tells after= in log_finished */
+		k->at[d] = 0;
 		switch (d) {
-		case TIMEOUT:	abandon(k, "timeout", SIGTERM, EXIT_TIMEDOUT); break;
-		case SETTLE:	abandon(k, "pipe", SIGTERM, 128 + SIGPIPE); break;
+		case TIMEOUT:	abandon(k, "timeout", 0, EXIT_TIMEDOUT); break;
+		case SETTLE:	abandon(k, "pipe", 0, 128 + SIGPIPE); break;
 		case LINGER:	end_response(k); break;
 		case GRACE:	kill_at_deadline(k); break;
 		case REAP:	break;	/* keeper_done: gave up on the reaping */
@@ -3603,7 +3624,7 @@ check_end(struct keeper *k)
 		else if (!k->at[LINGER])
 			k->at[LINGER] = now_ms() + LINGER_MS;
 	}
-	if (k->responded && k->front_zombie && !k->released)
+	if (responded(k) && k->front_zombie && !k->released)
 		release_server(k);
 }
 
@@ -3612,7 +3633,7 @@ static int
 next_timeout(const struct keeper *k)
 {
 	long long soon = soonest(k), t;
-	int look = k->rq->front_pidfd < 0 && !k->front_zombie && k->responded;
+	int look = k->rq->front_pidfd < 0 && !k->front_zombie && responded(k);
 
 	if (soon < 0 && !look)
 		return -1;
@@ -3626,7 +3647,7 @@ next_timeout(const struct keeper *k)
 static void
 check_front_fallback(struct keeper *k)
 {
-	if (k->rq->front_pidfd < 0 && k->responded && getppid() != k->rq->front)
+	if (k->rq->front_pidfd < 0 && responded(k) && getppid() != k->rq->front)
 		k->front_zombie = 1;
 }
 
@@ -3717,7 +3738,8 @@ sort_fds(int *fds, int n)
 
 /*
  * The keeper outlives the request: it keeps its ends of the channels (the
- * table above) and the log, and of the server's nothing but fds 1 and 2.
+ * table above) and the log, and of the server's fd 0 until the spawn and
+ * fds 1 and 2.
  */
 static void
 close_inherited(struct keeper *k)
@@ -3955,8 +3977,8 @@ note_title_area(int argc, char **argv)
 /*
  * The script (absolute: see make_script_absolute), away from the title: at
  * the end of the title area, past argv's part and past any mark, when it
- * fits there (the area is ours once environ is let go), else in a page of
- * its own.
+ * fits there (the area is ours once environ is let go), else in a static
+ * buffer.
  */
 static void
 save_script(struct request *rq)
@@ -3971,17 +3993,6 @@ save_script(struct request *rq)
 	} else
 		format(saved, sizeof(saved), "%s", rq->script);
 	rq->script = to;
-}
-
-static const char *
-state_name(const struct keeper *k)
-{
-	static const char *const names[] = {
-		[RUNNING] = "running", [ENDED] = "ended",
-		[ABANDONED] = "abandoned", [KILLED] = "killed",
-	};
-
-	return names[k->phase];
 }
 
 /* Called where the keeper's state changes; the first call follows the spawn. */
@@ -4001,8 +4012,8 @@ publish_state(const struct keeper *k)
 	}
 	deadline = k->phase == RUNNING ? k->at[TIMEOUT] : k->at[GRACE];
 	n = format(title, title_size, MARK "state=%s start=%lld deadline=%lld "
-	    "pgid=%ld script=%s", state_name(k), (long long)rq->start.tv_sec *
-	    1000 + rq->start.tv_nsec / 1000000, deadline, (long)k->cgi, rq->script);
+	    "pgid=%ld script=%s", phase_names[k->phase], ts_ms(&rq->start),
+	    deadline, (long)k->cgi, rq->script);
 	if (n < 0)
 		return;
 	used = (size_t)n + 1 < title_size ? (size_t)n + 1 : title_size;
@@ -4044,23 +4055,20 @@ mark_number(const char *p, const char *key, long long *v)
 static int
 parse_mark(const char *s, struct mark *m)
 {
-	static const char *const states[] = {
-		"running", "ended", "abandoned", "killed"
-	};
 	const char *p = s + sizeof(MARK) - 1 + 6;
 	long long pgid;
 	size_t i, n = 0;
 
 	if (strncmp(s, MARK "state=", sizeof(MARK) - 1 + 6) != 0)
 		return -1;
-	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		n = strlen(states[i]);
-		if (strncmp(p, states[i], n) == 0 && p[n] == ' ')
+	for (i = 0; i < NPHASES; i++) {
+		n = strlen(phase_names[i]);
+		if (strncmp(p, phase_names[i], n) == 0 && p[n] == ' ')
 			break;
 	}
-	if (i == sizeof(states) / sizeof(states[0]))
+	if (i == NPHASES)
 		return -1;
-	m->state = states[i];
+	m->state = phase_names[i];
 	if ((p = mark_number(p + n + 1, "start=", &m->start)) == NULL ||
 	    (p = mark_number(p, "deadline=", &m->deadline)) == NULL ||
 	    (p = mark_number(p, "pgid=", &pgid)) == NULL ||
@@ -4195,7 +4203,7 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
 	l.buf[l.len - 1] = '\n';
 	if (write_all(fd, l.buf + (*prefix == '\0'), l.len - (*prefix == '\0'))
 	    < 0 && fd == STDOUT_FILENO)
-		die(EXIT_FAILED, "stdout: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "stdout");
 }
 
 /*
@@ -4214,7 +4222,7 @@ scan_keepers(const char *top, int fd, const char *prefix)
 
 	format(self, sizeof(self), "%ld", (long)getpid());
 	if (dir_open(&d, "/proc") < 0)
-		die(EXIT_FAILED, "/proc: %s", strerror(errno));
+		die_errno(EXIT_FAILED, "/proc");
 	while ((pid = dir_next(&d)) != NULL) {
 		if (pid[0] < '1' || pid[0] > '9' || strcmp(pid, self) == 0 ||
 		    read_mark(pid, buf, sizeof(buf), &m) < 0 ||
@@ -4303,8 +4311,8 @@ main(int argc, char *argv[])
 	rq.cgi_context = getenv("GATEWAY_INTERFACE") != NULL;
 	if (rq.cgi_context)
 		save_request_fields();
-	refuse_secure_exec();
 	ensure_std_fds();
+	refuse_secure_exec();
 	if (!rq.cgi_context && argc >= 2 && is_admin_command(argv[1]))
 		admin_command(argc, argv);
 	rq.cf.grace_ms = DEFAULT_GRACE_MS;
