@@ -153,6 +153,9 @@ arg <x>" ]] || fail "output: $output"
 	line_refused "invalid character in '-g 5 /bin/sh -e\\x01'"
 	script c2.cgi "#!$CGIGUARD -g"$'\x1b'"5 /bin/sh"
 	line_refused "invalid character in '-g\\x1b5 /bin/sh'"
+	# A CR inside the line is a control byte too (at its end: the DOS line test).
+	script c3.cgi "#!$CGIGUARD -g"$'\r'"5 /bin/sh"
+	line_refused "invalid character in '-g\\x0d5 /bin/sh'"
 }
 
 @test "#! refusal: missing interpreter" {
