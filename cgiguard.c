@@ -237,11 +237,11 @@ struct keeper {
 	unsigned long	 errlines;	/* stderr lines seen since the server left */
 };
 
-static int policy_line;		/* the policy's line being parsed; 0: none */
+static int policy_line;	/* the policy line being parsed; 0: none */
 static struct request *the_request;
 extern char **environ;
 
-/* gcc and clang; build with -DNORETURN=_Noreturn where C11's keyword is needed. */
+/* gcc and clang; elsewhere build with -DNORETURN=_Noreturn (C11). */
 #ifndef NORETURN
 #define NORETURN	__attribute__((noreturn))
 #endif
@@ -259,7 +259,7 @@ static NORETURN void refuse_character(const char *, const char *);
 static NORETURN void refuse_admin(const char *);
 static void	 publish_state(const struct keeper *);
 
-/* ---- leaving --------------------------------------------------------------- */
+/* ---- leaving ------------------------------------------------------------- */
 
 #ifdef CGIGUARD_FUZZ
 #include <setjmp.h>
@@ -288,7 +288,7 @@ clock_now(clockid_t clock, struct timespec *ts)
 {
 #if defined(LINUX_EXTRAS) && defined(SYS_clock_gettime)
 	if (syscall(SYS_clock_gettime, clock, ts) == 0)
-		return;		/* else a seccomp filter denied it: the vDSO */
+		return;		/* else seccomp denied it: the vDSO */
 #endif
 	(void)clock_gettime(clock, ts);
 }
@@ -562,7 +562,7 @@ line_start(struct line *l, const char *event)
 	line_put(l, event, strlen(event));
 }
 
-/* A blocking full write: our own pipes (never let fill) and the admin's output. */
+/* A blocking full write: our own pipes (never let fill), the admin's output. */
 static int
 write_all(int fd, const char *buf, size_t len)
 {
@@ -865,11 +865,6 @@ report(const char *event, const char *msg)
 	log_simple(event, "reason", msg);
 }
 
-/*
- * Every failure before the CGI runs ends here, in the front or the keeper:
- * one line on stderr (the server's error log), a record in the log, and in
- * CGI context a fixed 500 page instead of a half-started response.
- */
 /* A program that is not there is 127, as the shells say; not runnable 126. */
 static int
 not_run_status(int err)
@@ -877,6 +872,11 @@ not_run_status(int err)
 	return err == ENOENT || err == ENOTDIR ? EXIT_ENOENT : EXIT_CANNOT;
 }
 
+/*
+ * Every failure before the CGI runs ends here, in the front or the keeper:
+ * one line on stderr (the server's error log), a record in the log, and in
+ * CGI context a fixed 500 page instead of a half-started response.
+ */
 static void
 fail_request(int status, const char *msg)
 {
@@ -2453,7 +2453,7 @@ static const int rlimit_of[NLIMITS] = {
 	[L_CORE] = RLIMIT_CORE,
 };
 
-/* In the vfork child, a system call alone: musl's setrlimit stops all threads. */
+/* A system call alone, for the vfork child: musl's setrlimit stops threads. */
 static int
 lower_limit(int resource, const struct rlimit *rl)
 {
@@ -3400,8 +3400,8 @@ flush_stream(struct keeper *k, struct stream *s)
 }
 
 /*
- * Stdout once the server no longer listens, spliced to /dev/null: the pages move without a
- * copy and without touching our buffer.  -1 where splice cannot (then read).
+ * Stdout spliced to /dev/null: the pages move without a copy and without
+ * touching our buffer.  -1 where splice cannot (then read).
  */
 static int
 discard_output(struct keeper *k)
@@ -3521,7 +3521,8 @@ release_server(struct keeper *k)
 		(void)shutdown(STDOUT_FILENO, SHUT_WR);
 	k->released = 1;
 	log_detach_stderr();
-	if (!keeper_done(k) && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+	if (!keeper_done(k) &&
+	    (null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		if (dup2(null, STDOUT_FILENO) < 0)
 			close(STDOUT_FILENO);
 		if (dup2(null, STDERR_FILENO) < 0)
