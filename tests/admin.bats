@@ -295,7 +295,7 @@ function dropin_of() {
 $DROPIN
 ---
 $MAN_DROPIN"
-		[[ $(grep '^ExecStop=.' <<<"$DROPIN" | tail -n1) == "ExecStop=/usr/local/bin/cgiguard --drain=35s" ]] ||
+		[[ $(grep '^ExecStop=.' <<<"$DROPIN" | tail -n1) == *" || exec /usr/local/bin/cgiguard --drain=35s'" ]] ||
 			fail "$unit: the drain is not the last stop command: $DROPIN"
 		[[ $DROPIN == *$'\n'TimeoutStopSec=4[0-9]s* ]] || fail "$unit: no room for the drain: $DROPIN"
 	done
