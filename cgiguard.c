@@ -47,6 +47,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,14 +81,15 @@
 #define MAX_SHEBANG_WORDS	32
 #define STDERR_LOG_LINES	100	/* CGI stderr lines logged per request */
 #define FIELD_MAX		200	/* log field cap */
+#define MAX_PASS_ENV		8	/* --pass-env lists */
 
 enum limit { L_CPU, L_MEM, L_NPROC, L_FSIZE, L_NOFILE, L_CORE, NLIMITS };
 
 enum opt_id {
 	O_GRACE, O_TIMEOUT, O_SIGNAL, O_LOG, O_VERBOSE,
 	O_CPU, O_MEM, O_NPROC, O_FSIZE, O_NOFILE, O_CORE,
-	O_NICE, O_UMASK, O_CLEAN_ENV, O_HELP, O_VERSION,
-	O_LIST, O_DRAIN
+	O_NICE, O_UMASK, O_CLEAN_ENV, O_PASS_ENV, O_HELP, O_VERSION,
+	O_LIST, O_DRAIN, O_CHECK
 };
 
 struct option_def {
@@ -111,10 +113,12 @@ static const struct option_def options[] = {
 	[O_NICE] =	{ "nice", 0, 1 },
 	[O_UMASK] =	{ "umask", 0, 1 },
 	[O_CLEAN_ENV] =	{ "clean-env", 0, 0 },
+	[O_PASS_ENV] =	{ "pass-env", 0, 1 },
 	[O_HELP] =	{ "help", 'h', 0 },
 	[O_VERSION] =	{ "version", 'V', 0 },
 	[O_LIST] =	{ "list", 0, 0 },
 	[O_DRAIN] =	{ "drain", 0, 0 },	/* --drain[=DURATION] */
+	[O_CHECK] =	{ "check", 0, 0 },	/* --check[=FILE] [SCRIPT] */
 };
 #define NOPTIONS (int)(sizeof(options) / sizeof(options[0]))
 
@@ -129,7 +133,34 @@ struct config {
 	int		 nice_set, nice;
 	int		 umask_set;
 	int		 clean_env;
+	const char	*pass_env[MAX_PASS_ENV];	/* NAME[,NAME...] each */
+	int		 npass_env;
 	mode_t		 umask;
+};
+
+/* Read by loaders, shells and libc before the CGI's first line runs. */
+static const char *const unsafe_env[] = {
+	"HTTP_PROXY=", "LD_", "GLIBC_TUNABLES=", "GCONV_PATH=", "BASH_ENV=",
+	"ENV=", "BASH_FUNC_", "IFS=", "SHELLOPTS=", "PS4=", NULL
+};
+
+/* What suexec passes: the CGI variables and the request's headers. */
+static const char *const safe_env[] = {
+	"HTTP_", "SSL_", "AUTH_TYPE=", "CONTENT_LENGTH=", "CONTENT_TYPE=",
+	"CONTEXT_DOCUMENT_ROOT=", "CONTEXT_PREFIX=", "DATE_GMT=",
+	"DATE_LOCAL=", "DOCUMENT_ARGS=", "DOCUMENT_NAME=",
+	"DOCUMENT_PATH_INFO=", "DOCUMENT_ROOT=", "DOCUMENT_URI=",
+	"GATEWAY_INTERFACE=", "HTTPS=", "LAST_MODIFIED=", "PATH_INFO=",
+	"PATH_TRANSLATED=", "QUERY_STRING=", "QUERY_STRING_UNESCAPED=",
+	"REMOTE_ADDR=", "REMOTE_HOST=", "REMOTE_IDENT=", "REMOTE_PORT=",
+	"REMOTE_USER=", "REDIRECT_ERROR_NOTES=", "REDIRECT_HANDLER=",
+	"REDIRECT_QUERY_STRING=", "REDIRECT_REMOTE_USER=",
+	"REDIRECT_SCRIPT_FILENAME=", "REDIRECT_STATUS=", "REDIRECT_URL=",
+	"REQUEST_METHOD=", "REQUEST_URI=", "REQUEST_SCHEME=",
+	"SCRIPT_FILENAME=", "SCRIPT_NAME=", "SCRIPT_URI=", "SCRIPT_URL=",
+	"SERVER_ADMIN=", "SERVER_NAME=", "SERVER_ADDR=", "SERVER_PORT=",
+	"SERVER_PROTOCOL=", "SERVER_SIGNATURE=", "SERVER_SOFTWARE=",
+	"UNIQUE_ID=", "USER_NAME=", "TZ=", NULL
 };
 
 /* What the server gave the front, restored for the CGI. */
@@ -237,7 +268,10 @@ struct keeper {
 	unsigned long	 errlines;	/* stderr lines seen since the server left */
 };
 
+static const char *policy_path = CGIGUARD_CONF;	/* or --check's FILE */
 static int policy_line;	/* the policy line being parsed; 0: none */
+static int checking;	/* --check: say each finding, exit 1 at the end */
+static int findings;
 static struct request *the_request;
 extern char **environ;
 
@@ -262,9 +296,9 @@ static void	 publish_state(const struct keeper *);
 /* ---- leaving ------------------------------------------------------------- */
 
 #ifdef CGIGUARD_FUZZ
-#include <setjmp.h>
 static jmp_buf fuzz_escape;	/* under the fuzzer, leave() returns here */
 #endif
+static jmp_buf *bad_line;	/* --check: past a bad line, parsing goes on */
 
 static NORETURN void
 leave(int status)
@@ -272,7 +306,7 @@ leave(int status)
 #ifdef CGIGUARD_FUZZ
 	longjmp(fuzz_escape, status + 1);
 #else
-	_exit(status);
+	_exit(checking && status != 0 ? 1 : status);
 #endif
 }
 
@@ -505,40 +539,51 @@ line_put(struct line *l, const char *s, size_t n)
 	l->buf[l->len] = '\0';
 }
 
-/* Control bytes, quotes and backslashes become \xHH: one record, one line. */
+/*
+ * Control bytes, bytes >= 0x7f, quotes and backslashes become \xHH: one
+ * record, one line, whatever a client or a script's name holds.  Past max
+ * bytes the value ends in "...".
+ */
 static void
-line_escape(struct line *l, const char *value)
+line_escape(struct line *l, const char *value, size_t len, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)value;
 	char esc[4] = { '\\', 'x', 0, 0 };
-	size_t n;
+	size_t i;
 
-	for (n = 0; *p != '\0'; p++, n++) {
-		if (n == FIELD_MAX - 3 && strlen((const char *)p) > 3) {
+	for (i = 0; i < len; i++) {
+		if (i == max - 3 && len - i > 3) {
 			line_put(l, "...", 3);
 			break;
 		}
-		if (*p < ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
-			esc[2] = hex[*p >> 4];
-			esc[3] = hex[*p & 15];
+		if (p[i] < ' ' || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\') {
+			esc[2] = hex[p[i] >> 4];
+			esc[3] = hex[p[i] & 15];
 			line_put(l, esc, 4);
 		} else
-			line_put(l, (const char *)p, 1);
+			line_put(l, value + i, 1);
 	}
+}
+
+/* key=value, quoted if the value is empty or holds a space. */
+static void
+line_add_bytes(struct line *l, const char *key, const char *value, size_t len)
+{
+	int quote = len == 0 || memchr(value, ' ', len) != NULL;
+
+	line_put(l, " ", 1);
+	line_put(l, key, strlen(key));
+	line_put(l, quote ? "=\"" : "=", quote ? 2 : 1);
+	line_escape(l, value, len, FIELD_MAX);
+	if (quote)
+		line_put(l, "\"", 1);
 }
 
 static void
 line_add(struct line *l, const char *key, const char *value)
 {
-	int quote = *value == '\0' || strchr(value, ' ') != NULL;
-
-	line_put(l, " ", 1);
-	line_put(l, key, strlen(key));
-	line_put(l, quote ? "=\"" : "=", quote ? 2 : 1);
-	line_escape(l, value);
-	if (quote)
-		line_put(l, "\"", 1);
+	line_add_bytes(l, key, value, strlen(value));
 }
 
 static void
@@ -777,16 +822,21 @@ log_line(struct line *l)
 		log_dropped = 0;
 }
 
-/* "cgiguard: MSG" on stderr, the server's error log; never blocks. */
+/*
+ * "cgiguard: MSG" on stderr, the server's error log; never blocks.  MSG is
+ * escaped as log values are: it may quote a client's or a script's bytes.
+ */
 static void
 say(const char *msg)
 {
-	char out[PATH_MAX + 600];
-	int n = format(out, sizeof(out), "cgiguard: %s\n", msg);
+	struct line l = { "cgiguard: ", 10 };
 
-	if (n > 0)
-		(void)write_or_drop(STDERR_FILENO, sink_of(STDERR_FILENO), out,
-		    (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+	line_escape(&l, msg, strlen(msg), sizeof(l.buf));
+	if (l.len > sizeof(l.buf) - 2)
+		l.len = sizeof(l.buf) - 2;
+	l.buf[l.len++] = '\n';
+	(void)write_or_drop(STDERR_FILENO, sink_of(STDERR_FILENO), l.buf,
+	    l.len);
 }
 
 static void
@@ -797,27 +847,43 @@ log_to_stderr(void)
 	log_sink = sink_of(STDERR_FILENO);
 }
 
-/* A log that cannot be opened must not take the site down: use stderr. */
+/*
+ * The log is opened as the CGI's user, perhaps in a directory other users
+ * can write: it must already be there as a regular file.  Nothing is created,
+ * and a symlink, FIFO or device put in its place is refused.  A log that
+ * cannot be opened must not take the site down: records go to stderr.
+ */
 static void
 log_open(const char *target)
 {
 	char msg[PATH_MAX + 128];
+	const char *why;
+	struct stat st;
 
-	if (target == NULL || strcmp(target, "syslog") == 0)
+	if (target == NULL || strcmp(target, "syslog") == 0 ||
+	    log_to != LOG_SYSLOG)	/* no target, or opened already */
 		return;
 	if (strcmp(target, "stderr") == 0) {
 		log_to_stderr();
 		return;
 	}
-	log_fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY | O_NONBLOCK, 0640);
-	if (log_fd >= 0) {
+	/* O_NONBLOCK: opening a FIFO for writing would wait for a reader. */
+	log_fd = open(target, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY |
+	    O_NOFOLLOW | O_NONBLOCK);
+	if (log_fd >= 0 && fstat(log_fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		log_to = LOG_FILE;
-		log_sink = sink_of(log_fd);
+		log_sink = SINK_FILE;
 		return;
 	}
+	if (log_fd >= 0) {
+		close(log_fd);
+		log_fd = -1;
+		why = "not a regular file";
+	} else
+		why = errno == ELOOP ? "a symlink (not followed)" :
+		    errno == ENXIO ? "not a regular file" : strerror(errno);
 	format(msg, sizeof(msg), "--log: %s: %s; logging to stderr", target,
-	    strerror(errno));
+	    why);
 	log_to_stderr();
 	say(msg);
 }
@@ -880,13 +946,18 @@ not_run_status(int err)
 static void
 fail_request(int status, const char *msg)
 {
-	char line[sizeof(CGIGUARD_CONF) + 512];
+	char line[PATH_MAX + 512];
 
 	if (policy_line > 0)
-		format(line, sizeof(line), "%s:%d: %s", CGIGUARD_CONF,
+		format(line, sizeof(line), "%s:%d: %s", policy_path,
 		    policy_line, msg);
 	else
 		format(line, sizeof(line), "%s", msg);
+	if (checking) {
+		say(line);
+		findings++;
+		return;
+	}
 	report(status == EXIT_CANNOT ? "refused" : "failed", line);
 	if (the_request != NULL && the_request->cgi_context)
 		(void)write_or_drop(STDOUT_FILENO, sink_of(STDOUT_FILENO),
@@ -913,6 +984,8 @@ die(int status, const char *fmt, ...)
 	vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fail_request(status, msg);
+	if (bad_line != NULL && policy_line > 0)
+		longjmp(*bad_line, 1);
 	leave(status);
 }
 
@@ -1069,6 +1142,42 @@ set_limit(struct config *cf, enum limit which, rlim_t v)
 	cf->limit[which] = v;
 }
 
+static int	 env_matches(const char *, const char *const *);
+
+/*
+ * Names the server sets that --clean-env should let through (gitweb's
+ * GITWEB_CONFIG, say).  Never a request header, which the client chooses,
+ * nor a variable that is always dropped.
+ */
+static void
+add_pass_env(struct config *cf, const char *opt, const char *list)
+{
+	char name[128];
+	size_t len;
+	const char *p;
+
+	for (p = list; ; p += len + 1) {
+		len = strcspn(p, ",");
+		if (len == 0 || len >= sizeof(name) - 1 ||
+		    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_") != len || (*p >= '0' && *p <= '9'))
+			die(EXIT_FAILED, "%s: '%.*s' is not a variable name",
+			    opt, (int)len, p);
+		format(name, sizeof(name), "%.*s=", (int)len, p);
+		if (strncmp(name, "HTTP_", 5) == 0)
+			die(EXIT_FAILED, "%s: '%.*s' is a request header, which "
+			    "the client chooses", opt, (int)len, p);
+		if (env_matches(name, unsafe_env))
+			die(EXIT_FAILED, "%s: '%.*s' is never passed", opt,
+			    (int)len, p);
+		if (p[len] == '\0')
+			break;
+	}
+	if (cf->npass_env == MAX_PASS_ENV)
+		die(EXIT_FAILED, "%s: more than %d lists", opt, MAX_PASS_ENV);
+	cf->pass_env[cf->npass_env++] = list;
+}
+
 static void
 apply_option(struct config *cf, enum opt_id id, const char *v)
 {
@@ -1108,13 +1217,15 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 		cf->umask_set = 1;
 		break;
 	case O_CLEAN_ENV: cf->clean_env = 1; break;
+	case O_PASS_ENV: add_pass_env(cf, opt, v); break;
 	case O_HELP:	usage(); break;
 	case O_VERSION:
 		(void)write_all(STDOUT_FILENO, "cgiguard " VERSION "\n",
 		    sizeof("cgiguard " VERSION "\n") - 1);
 		leave(0);
 	case O_LIST:
-	case O_DRAIN:	refuse_admin(options[id].name);
+	case O_DRAIN:
+	case O_CHECK:	refuse_admin(options[id].name);
 	}
 }
 
@@ -1231,6 +1342,7 @@ usage(void)
 "usage: cgiguard [options] [--] program [arg ...]\n"
 "       #!/path/to/cgiguard [options] /absolute/interpreter [arg]\n"
 "       cgiguard --list | --drain[=DURATION]\n"
+"       cgiguard --check[=FILE] [script]\n"
 "\n"
 "Run a CGI program so that the web server abandoning the request (SIGTERM,\n"
 "then SIGKILL) cannot kill it half-way: the CGI runs in its own session and\n"
@@ -1241,17 +1353,22 @@ usage(void)
 "                         a CGI silent until then gets a 504 response\n"
 "  -s, --signal=SIG|none  signal the CGI gets when abandoned, then CONT\n"
 "                         (default TERM, whatever ended the request)\n"
-"  -l, --log=syslog|stderr|FILE  where events go (default syslog); a FILE\n"
-"                         that cannot be opened is replaced by stderr\n"
+"  -l, --log=syslog|stderr|FILE  where events go (default syslog); FILE\n"
+"                         must exist as a regular file (never created, no\n"
+"                         symlink); one that cannot be opened: stderr\n"
 "  -v, --verbose          log every request\n"
 "      --cpu=SECONDS --mem=SIZE --nproc=N --fsize=SIZE --nofile=N\n"
 "      --core=SIZE        hard resource limits set before exec\n"
 "      --nice=N           add N to the CGI's niceness\n"
 "      --umask=MODE       the CGI's umask (octal)\n"
 "      --clean-env        pass only CGI variables and a safe PATH\n"
+"      --pass-env=NAME[,NAME...]  with --clean-env, pass these too\n"
 "      --list             print the requests shielded now, one per line\n"
 "      --drain[=DURATION] wait until no request is shielded in this cgroup,\n"
 "                         at most DURATION (default 30s)\n"
+"      --check[=FILE] [SCRIPT]  check the policy file (or FILE); with\n"
+"                         SCRIPT, show what a request for it by this user\n"
+"                         would run with; exit 1 on any error or refusal\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -1286,22 +1403,30 @@ same_file(const char *a, const char *b)
 	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-static int	 is_script(const char *);
-
 static int
-is_self(const char *path)
+is_script(const char *path)
 {
-#ifdef LINUX_EXTRAS
-	return same_file(path, "/proc/self/exe");
-#else
-	/*
-	 * With no way to name our own file, any program that is not a script
-	 * may be us: the caller then takes the strict reading (handler mode,
-	 * which refuses all but Apache's Action).
-	 */
-	return !is_script(path);
-#endif
+	char head[2];
+	int fd, yes;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return 0;
+	yes = read(fd, head, 2) == 2 && memcmp(head, "#!", 2) == 0;
+	close(fd);
+	return yes;
 }
+
+/*
+ * What the kernel executed to start us, as named in execve: AT_EXECFN.  If
+ * that file is a #! script, we are its interpreter; if it is not, it is
+ * cgiguard itself.  Neither needs /proc, which a chroot or a minimal
+ * container may lack.
+ */
+enum exec_file {
+	EXEC_UNKNOWN,	/* unreadable, or no AT_EXECFN (not Linux) */
+	EXEC_SCRIPT,
+	EXEC_SELF
+};
 
 static const char *
 exec_filename(void)
@@ -1311,6 +1436,46 @@ exec_filename(void)
 #else
 	return NULL;
 #endif
+}
+
+/* EXEC_UNKNOWN sets *err to why fn could not be read. */
+static enum exec_file
+exec_file(const char *fn, int *err)
+{
+	char head[2];
+	ssize_t n;
+	int fd;
+
+	if (fn == NULL) {
+		*err = ENOSYS;
+		return EXEC_UNKNOWN;
+	}
+	if ((fd = open(fn, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		*err = errno;
+#ifdef LINUX_EXTRAS
+		/* An execute-only cgiguard: /proc still names it, if mounted. */
+		if (same_file(fn, "/proc/self/exe"))
+			return EXEC_SELF;
+#endif
+		return EXEC_UNKNOWN;
+	}
+	do
+		n = read(fd, head, 2);
+	while (n < 0 && errno == EINTR);
+	*err = errno;
+	close(fd);
+	if (n < 0)
+		return EXEC_UNKNOWN;
+	return n == 2 && memcmp(head, "#!", 2) == 0 ? EXEC_SCRIPT : EXEC_SELF;
+}
+
+/* The server ran cgiguard itself for the request: Apache's Action. */
+static int
+server_ran_us(enum exec_file ran, const char *fn, const char *sf)
+{
+	if (fn == NULL)	/* no way to name our file: any non-script may be us */
+		return !is_script(sf);
+	return ran == EXEC_SELF && same_file(fn, sf);
 }
 
 static NORETURN void
@@ -1376,11 +1541,8 @@ check_shebang_line(const char *script, const char *interp, const char *arg)
 static NORETURN void
 refuse_character(const char *script, const char *arg)
 {
-	struct line l = { "", 0 };
-
-	line_escape(&l, arg);
 	die(EXIT_CANNOT, "#! line of %s: invalid character in '%s'", script,
-	    l.buf);
+	    arg);
 }
 
 /* Splits the one #! argument on blanks; nothing in it is interpreted. */
@@ -1402,29 +1564,6 @@ split_words(const char *script, char *arg, char **w)
 		w[n++] = p;
 	}
 	return n;
-}
-
-static int
-is_script(const char *path)
-{
-	char head[2];
-	int fd, yes;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return 0;
-	yes = read(fd, head, 2) == 2 && memcmp(head, "#!", 2) == 0;
-	close(fd);
-	return yes;
-}
-
-/* Only the kernel starts us as [interp, "#! arg", script, ...]. */
-static int
-kernel_vouches(int argc, char **argv)
-{
-	const char *fn = exec_filename();
-
-	return argc >= 3 && fn != NULL && strcmp(fn, argv[2]) == 0 &&
-	    is_script(argv[2]) && is_self(argv[0]);
 }
 
 /* Room for n pointers, zeroed, from pages of our own rather than the heap. */
@@ -1454,7 +1593,7 @@ read_shebang(struct request *rq, int argc, char **argv)
 	if (w[i][0] != '/')
 		die(EXIT_CANNOT, "#! line of %s: interpreter '%s' is not an "
 		    "absolute path", script, w[i]);
-	if (is_self(w[i]))
+	if (same_file(w[i], argv[0]))	/* argv[0]: the #! line's, so us */
 		refuse_shebang(script, "interpreter is cgiguard itself");
 	/*
 	 * The words go before the script in argv's own array when they fit in
@@ -1540,7 +1679,7 @@ policy_setting(const char *name, char *value)
 	else if (strcmp(name, "survivors-per-script") == 0)
 		policy.cap_script = (int)parse_number(name, value, 0, 1L << 20);
 	else if (id < 0 || id == O_HELP || id == O_VERSION || id == O_LIST ||
-	    id == O_DRAIN)
+	    id == O_DRAIN || id == O_CHECK)
 		die(EXIT_FAILED, "unknown setting '%s'", name);
 	else if (!options[id].takes_value) {
 		if (parse_yes_no(name, value))
@@ -1559,13 +1698,13 @@ check_policy_owner(int fd)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022))
 		die(EXIT_FAILED, "%s: not a regular file that only root can "
-		    "change", CGIGUARD_CONF);
-	format(dir, sizeof(dir), "%s", CGIGUARD_CONF);
+		    "change", policy_path);
+	format(dir, sizeof(dir), "%s", policy_path);
 	while ((slash = strrchr(dir, '/')) != NULL) {
 		slash[slash == dir] = '\0';
 		if (stat(dir, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))
 			die(EXIT_FAILED, "%s: directory %s is not owned by root "
-			    "or is writable by others", CGIGUARD_CONF, dir);
+			    "or is writable by others", policy_path, dir);
 		if (slash == dir)
 			break;
 	}
@@ -1593,34 +1732,58 @@ read_policy_text(int fd, char *text, size_t size)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			die_errno(EXIT_FAILED, CGIGUARD_CONF);
+			die_errno(EXIT_FAILED, policy_path);
 		len += (size_t)n;
 		if (len == size - 1)
-			die(EXIT_FAILED, "%s: larger than %zu bytes", CGIGUARD_CONF,
+			die(EXIT_FAILED, "%s: larger than %zu bytes", policy_path,
 			    size - 1);
 	}
 	text[len] = '\0';
 	return len;
 }
 
+static void
+parse_policy_line(char *line)
+{
+	char *eq;
+
+	line = trim(line);
+	if (*line == '\0' || *line == '#')
+		return;
+	if ((eq = strchr(line, '=')) == NULL)
+		die(EXIT_FAILED, "expected 'name = value'");
+	*eq = '\0';
+	policy_setting(trim(line), trim(eq + 1));
+}
+
+/* Under --check a bad line is told, and parsing goes on with the next. */
+static void
+parse_policy_line_or_tell(char *line)
+{
+	jmp_buf after_bad_line;
+
+	if (checking) {
+		bad_line = &after_bad_line;
+		if (setjmp(after_bad_line) != 0) {
+			bad_line = NULL;
+			return;
+		}
+	}
+	parse_policy_line(line);
+	bad_line = NULL;
+}
+
 /* "name = value" lines; '#' starts a comment line. */
 static void
 parse_policy(char *text)
 {
-	char *line, *next, *eq;
+	char *line, *next;
 
-	policy_line = 0;
-	for (line = text; line != NULL; line = next) {
+	for (line = text, policy_line = 1; line != NULL; line = next,
+	    policy_line++) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		policy_line++;
-		line = trim(line);
-		if (*line == '\0' || *line == '#')
-			continue;
-		if ((eq = strchr(line, '=')) == NULL)
-			die(EXIT_FAILED, "expected 'name = value'");
-		*eq = '\0';
-		policy_setting(trim(line), trim(eq + 1));
+		parse_policy_line_or_tell(line);
 	}
 	policy_line = 0;
 }
@@ -1643,11 +1806,11 @@ read_policy(void)
 	int fd;
 
 	reset_policy();
-	if (lstat(CGIGUARD_CONF, &st) < 0 && errno == ENOENT)
+	if (lstat(policy_path, &st) < 0 && errno == ENOENT && !checking)
 		return;
-	fd = open(CGIGUARD_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	fd = open(policy_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0)
-		die_errno(EXIT_FAILED, CGIGUARD_CONF);
+		die_errno(EXIT_FAILED, policy_path);
 	check_policy_owner(fd);
 	(void)read_policy_text(fd, text, sizeof(text));
 	close(fd);
@@ -1697,7 +1860,11 @@ apply_caps(struct config *cf, const struct config *cap)
 	if (cap->log != NULL)
 		cf->log = cap->log;
 	cf->verbose |= cap->verbose;
+	if (cap->clean_env)	/* then only the policy says what passes */
+		cf->npass_env = 0;
 	cf->clean_env |= cap->clean_env;
+	for (i = 0; i < cap->npass_env && cf->npass_env < MAX_PASS_ENV; i++)
+		cf->pass_env[cf->npass_env++] = cap->pass_env[i];
 }
 
 /* Handler forms take the admin's options; the rest are capped by them. */
@@ -1720,7 +1887,7 @@ apply_policy(struct request *rq)
 struct open_how_compat {		/* struct open_how, linux/openat2.h */
 	unsigned long long	flags, mode, resolve;
 };
-#define RESOLVE_NO_MAGICLINKS_COMPAT	0x02
+#define RESOLVE_NO_SYMLINKS_COMPAT	0x04
 #define RESOLVE_BENEATH_COMPAT		0x08
 
 #if defined(LINUX_EXTRAS) && defined(O_PATH)
@@ -1751,13 +1918,17 @@ walk_nofollow(int dirfd, char *rel)
 	return fd;
 }
 
-/* The directory `rel` names, reached from root without leaving it. */
+/*
+ * The directory `rel` names, reached from root without leaving it and
+ * through no symlink at all (as suexec refuses one): openat2 where the kernel
+ * has it, the same rule by hand where not.
+ */
 static int
 open_dir_beneath(int rootfd, char *rel)
 {
 #if defined(LINUX_EXTRAS) && defined(SYS_openat2)
 	struct open_how_compat how = { O_LOOKUP | O_DIRECTORY | O_CLOEXEC, 0,
-	    RESOLVE_BENEATH_COMPAT | RESOLVE_NO_MAGICLINKS_COMPAT };
+	    RESOLVE_BENEATH_COMPAT | RESOLVE_NO_SYMLINKS_COMPAT };
 	int fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how,
 	    sizeof(how));
 
@@ -1834,7 +2005,7 @@ check_beneath_root(struct request *rq, const char *path)
 
 	if (root == NULL)
 		die(EXIT_CANNOT, "%s: not beneath a root named in %s", path,
-		    CGIGUARD_CONF);
+		    policy_path);
 	format(rel, sizeof(rel), "%s", path + skip);
 	base = strrchr(rel, '/');
 	*base++ = '\0';
@@ -1966,7 +2137,7 @@ read_action(struct request *rq, char **argv)
 		die(EXIT_CANNOT, "direct request to the handler refused");
 	if (policy.nroots == 0)
 		die(EXIT_CANNOT, "handler mode needs a root in %s",
-		    CGIGUARD_CONF);
+		    policy_path);
 	target = split_translated(getenv("PATH_TRANSLATED"), &rest);
 	rq->argv = argv;		/* the target in our place, the words after */
 	rq->argv[0] = (char *)target;
@@ -2020,21 +2191,34 @@ ensure_std_fds(void)
 			_exit(EXIT_FAILED);
 }
 
+/*
+ * In CGI context a client's words are never options or a program: where
+ * cgiguard cannot tell how it was started, it refuses rather than read argv
+ * as a command line.
+ */
 static void
 read_invocation(struct request *rq, int argc, char **argv)
 {
 	const char *fn = exec_filename(), *sf = getenv("SCRIPT_FILENAME");
-	int i;
+	int i, err;
+	enum exec_file ran = exec_file(fn, &err);
 
-	if (kernel_vouches(argc, argv)) {
-		rq->form = FORM_SHEBANG;
-		read_shebang(rq, argc, argv);
-		return;
+	if (ran == EXEC_SCRIPT && fn != NULL) {
+		/* The kernel's layout: [interp, "#! arg", script, ...]. */
+		if (argc >= 3 && strcmp(fn, argv[2]) == 0) {
+			rq->form = FORM_SHEBANG;
+			read_shebang(rq, argc, argv);
+			return;
+		}
+		if (argc >= 2 && strcmp(fn, argv[1]) == 0)
+			refuse_shebang(argv[1], "missing interpreter");
+		if (rq->cgi_context)	/* its interpreter is a script */
+			refuse_shebang(fn, "does not name cgiguard");
 	}
-	if (argc >= 2 && fn != NULL && strcmp(fn, argv[1]) == 0 &&
-	    is_script(argv[1]))	/* "#!/path/cgiguard" alone */
-		refuse_shebang(argv[1], "missing interpreter");
-	if (rq->cgi_context && sf != NULL && is_self(sf)) {
+	if (rq->cgi_context && ran == EXEC_UNKNOWN && fn != NULL)
+		die(EXIT_CANNOT, "%s: %s (the file the kernel ran: cgiguard "
+		    "cannot tell how it was started)", fn, strerror(err));
+	if (rq->cgi_context && sf != NULL && server_ran_us(ran, fn, sf)) {
 		read_action(rq, argv);
 		return;
 	}
@@ -2166,31 +2350,6 @@ make_script_absolute(struct request *rq, const char *asked)
 
 /* ---- environment --------------------------------------------------------- */
 
-/* Read by loaders, shells and libc before the CGI's first line runs. */
-static const char *const unsafe_env[] = {
-	"HTTP_PROXY=", "LD_", "GLIBC_TUNABLES=", "GCONV_PATH=", "BASH_ENV=",
-	"ENV=", "BASH_FUNC_", "IFS=", "SHELLOPTS=", "PS4=", NULL
-};
-
-/* What suexec passes: the CGI variables and the request's headers. */
-static const char *const safe_env[] = {
-	"HTTP_", "SSL_", "AUTH_TYPE=", "CONTENT_LENGTH=", "CONTENT_TYPE=",
-	"CONTEXT_DOCUMENT_ROOT=", "CONTEXT_PREFIX=", "DATE_GMT=",
-	"DATE_LOCAL=", "DOCUMENT_ARGS=", "DOCUMENT_NAME=",
-	"DOCUMENT_PATH_INFO=", "DOCUMENT_ROOT=", "DOCUMENT_URI=",
-	"GATEWAY_INTERFACE=", "HTTPS=", "LAST_MODIFIED=", "PATH_INFO=",
-	"PATH_TRANSLATED=", "QUERY_STRING=", "QUERY_STRING_UNESCAPED=",
-	"REMOTE_ADDR=", "REMOTE_HOST=", "REMOTE_IDENT=", "REMOTE_PORT=",
-	"REMOTE_USER=", "REDIRECT_ERROR_NOTES=", "REDIRECT_HANDLER=",
-	"REDIRECT_QUERY_STRING=", "REDIRECT_REMOTE_USER=",
-	"REDIRECT_SCRIPT_FILENAME=", "REDIRECT_STATUS=", "REDIRECT_URL=",
-	"REQUEST_METHOD=", "REQUEST_URI=", "REQUEST_SCHEME=",
-	"SCRIPT_FILENAME=", "SCRIPT_NAME=", "SCRIPT_URI=", "SCRIPT_URL=",
-	"SERVER_ADMIN=", "SERVER_NAME=", "SERVER_ADDR=", "SERVER_PORT=",
-	"SERVER_PROTOCOL=", "SERVER_SIGNATURE=", "SERVER_SOFTWARE=",
-	"UNIQUE_ID=", "USER_NAME=", "TZ=", NULL
-};
-
 static int
 env_matches(const char *var, const char *const *list)
 {
@@ -2206,23 +2365,59 @@ env_matches(const char *var, const char *const *list)
 	return 0;
 }
 
-/* Drops variables in place; with --clean-env keeps only the safe list. */
+/* NAME=value is named in one of the --pass-env lists. */
+static int
+env_passed(const char *var, const struct config *cf)
+{
+	size_t len = strcspn(var, "="), n;
+	const char *p;
+	int i;
+
+	for (i = 0; i < cf->npass_env; i++)
+		for (p = cf->pass_env[i]; *p != '\0'; p += n + (p[n] == ',')) {
+			n = strcspn(p, ",");
+			if (n == len && strncmp(p, var, len) == 0)
+				return 1;
+		}
+	return 0;
+}
+
+/*
+ * Drops variables in place; with --clean-env keeps only the safe list and
+ * the names passed, and with -v logs the names it dropped.
+ */
 static void
-scrub_environment(int clean)
+scrub_environment(const struct config *cf)
 {
 	static char safe_path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	char **from, **to;
+	char **from, **to, dropped[FIELD_MAX + 2] = "";
+	size_t used = 0, n;
+	struct line l;
 
 	for (from = to = environ; *from != NULL; from++) {
 		if (env_matches(*from, unsafe_env))
 			continue;
-		if (clean && !env_matches(*from, safe_env))
+		if (cf->clean_env && !env_matches(*from, safe_env) &&
+		    !env_passed(*from, cf)) {
+			n = strcspn(*from, "=");
+			if (used < sizeof(dropped) - 1 &&	/* PATH: replaced */
+			    strncmp(*from, "PATH=", 5) != 0)
+				used += (size_t)format(dropped + used,
+				    sizeof(dropped) - used, "%s%.*s",
+				    used ? "," : "", (int)n, *from);
 			continue;
+		}
 		*to++ = *from;
 	}
 	*to = NULL;
-	if (clean)
+	if (cf->clean_env)
 		env_put("PATH", safe_path);
+	if (cf->verbose && used > 0) {
+		line_start(&l, "env");
+		line_add(&l, "dropped", dropped);
+		line_add(&l, "script", the_request->script);
+		log_line(&l);
+	}
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -2748,6 +2943,13 @@ struct proc {
 	unsigned long long	start;
 };
 
+/* An empty directory in /proc's place (a chroot, a container) shows nobody. */
+static int
+proc_mounted(void)
+{
+	return access("/proc/self/stat", F_OK) == 0;
+}
+
 static int
 read_small(const char *path, char *buf, size_t size)
 {
@@ -3031,7 +3233,7 @@ count_survivors(const char *name, int *user, int *script)
 
 	*user = *script = 0;
 	format(self, sizeof(self), "%ld", (long)getpid());
-	if (dir_open(&d, "/proc") < 0)
+	if (!proc_mounted() || dir_open(&d, "/proc") < 0)
 		return -1;
 	while ((pid = dir_next(&d)) != NULL) {
 		if (pid[0] < '1' || pid[0] > '9' || strcmp(pid, self) == 0)
@@ -3297,11 +3499,10 @@ log_stderr(struct keeper *k, const char *buf, size_t n)
 				k->errline[k->errlen++] = buf[i];
 			continue;
 		}
-		k->errline[k->errlen] = '\0';
-		k->errlen = 0;
 		k->errlines++;
 		line_start(&l, "stderr");
-		line_add(&l, "text", k->errline);
+		line_add_bytes(&l, "text", k->errline, k->errlen);
+		k->errlen = 0;
 		log_line(&l);
 	}
 	k->errlines += count_lines(buf + i, n - i);
@@ -4026,7 +4227,8 @@ static int
 is_admin_command(const char *word)
 {
 	return strcmp(word, "--list") == 0 || strcmp(word, "--drain") == 0 ||
-	    strncmp(word, "--drain=", 8) == 0;
+	    strncmp(word, "--drain=", 8) == 0 ||
+	    strcmp(word, "--check") == 0 || strncmp(word, "--check=", 8) == 0;
 }
 
 static NORETURN void
@@ -4100,7 +4302,7 @@ read_mark(const char *pid, char *buf, size_t size, struct mark *m)
 	return -1;
 }
 
-/* The cgroup v2 path, else the v1 name=systemd one. */
+/* The cgroup of pid's systemd unit, as a path. */
 static int
 cgroup_of(const char *pid, char *out, size_t size)
 {
@@ -4113,9 +4315,14 @@ cgroup_of(const char *pid, char *out, size_t size)
 		p = buf + 3;
 	else if ((p = strstr(buf, "\n0::")) != NULL)
 		p += 4;
-	else if ((p = strstr(buf, ":name=systemd:")) != NULL)
-		p += 14;
-	else
+	/*
+	 * Where nothing uses the unified hierarchy, as under systemd's legacy
+	 * layout, every process is in its root: the unit is in systemd's own.
+	 */
+	if ((p == NULL || strncmp(p, "/\n", 2) == 0) &&
+	    (e = strstr(buf, ":name=systemd:")) != NULL)
+		p = e + 14;
+	if (p == NULL)
 		return -1;
 	if ((e = strchr(p, '\n')) != NULL)
 		*e = '\0';
@@ -4222,6 +4429,8 @@ scan_keepers(const char *top, int fd, const char *prefix)
 	int uid, n = 0;
 
 	format(self, sizeof(self), "%ld", (long)getpid());
+	if (!proc_mounted())
+		die(EXIT_FAILED, "/proc is not mounted: no request can be seen");
 	if (dir_open(&d, "/proc") < 0)
 		die_errno(EXIT_FAILED, "/proc");
 	while ((pid = dir_next(&d)) != NULL) {
@@ -4285,10 +4494,113 @@ drain(long long ms)
 	leave(0);
 }
 
+/* What a request for the script would run with, in the log's form. */
+static void
+print_settings(const struct request *rq)
+{
+	static const char *const form_name[] = {
+		[FORM_COMMAND] = "command", [FORM_SHEBANG] = "#!",
+		[FORM_HANDLER] = "handler", [FORM_ACTION] = "handler"
+	};
+	const struct config *cf = &rq->cf;
+	struct line l = { "", 0 };
+	char secs[32];
+	int i;
+
+	line_add(&l, "script", rq->script);
+	line_add(&l, "form", form_name[rq->form]);
+	line_add(&l, "program", rq->path);
+	line_add(&l, "grace", put_secs(secs, cf->grace_ms * 1000));
+	line_add(&l, "timeout", cf->timeout_ms > 0 ?
+	    put_secs(secs, cf->timeout_ms * 1000) : "none");
+	line_add(&l, "signal", cf->stop_signal > 0 ?
+	    signal_name(cf->stop_signal) : "none");
+	line_add(&l, "log", cf->log != NULL ? cf->log : "syslog");
+	line_add(&l, "verbose", cf->verbose ? "yes" : "no");
+	for (i = 0; i < NLIMITS; i++)
+		if (cf->limit_set[i])
+			line_addf(&l, options[O_CPU + i].name, "%llu",
+			    (unsigned long long)cf->limit[i]);
+	if (cf->nice_set)
+		line_addf(&l, "nice", "%d", cf->nice);
+	if (cf->umask_set)
+		line_addf(&l, "umask", "%03o", (unsigned)cf->umask);
+	line_add(&l, "clean-env", cf->clean_env ? "yes" : "no");
+	for (i = 0; i < cf->npass_env; i++)
+		line_add(&l, "pass-env", cf->pass_env[i]);
+	line_addf(&l, "uid", "%ld", (long)getuid());
+	line_add(&l, "checks", "passed");
+	line_put(&l, "\n", 1);
+	if (write_all(STDOUT_FILENO, l.buf + 1, l.len - 1) < 0)
+		die_errno(EXIT_FAILED, "stdout");
+}
+
+/*
+ * --check[=FILE] [SCRIPT]: the policy file, or a candidate, read as every
+ * request reads it, each bad line told; then what a request for SCRIPT by
+ * this user would run with, or why it would be refused.  Nothing runs.
+ */
+static NORETURN void
+check_command(int argc, char **argv)
+{
+	static struct request rq;
+	char *shebang[4] = { NULL, NULL, NULL, NULL }, line[256], *p;
+	size_t len;
+
+	if (argc > 3)
+		usage_error("'%s' takes a policy file and a script, no more",
+		    argv[1]);
+	if (argv[1][7] == '=')
+		policy_path = argv[1] + 8;
+	if (policy_path[0] != '/')
+		usage_error("--check: '%s' is not an absolute path",
+		    policy_path);
+	checking = 1;
+	read_policy();
+	if (findings > 0 || argc == 2) {
+		format(line, sizeof(line), "%.200s: OK\n", policy_path);
+		if (findings == 0 && write_all(STDOUT_FILENO, line,
+		    strlen(line)) < 0)
+			die_errno(EXIT_FAILED, "stdout");
+		leave(findings > 0);
+	}
+	rq.cf.grace_ms = DEFAULT_GRACE_MS;
+	rq.cf.stop_signal = SIGTERM;
+	rq.cgi_context = 1;
+	rq.form = FORM_HANDLER;
+	rq.path = rq.script = argv[2];
+	/* A #! line naming cgiguard: the argv the kernel would make, checked. */
+	len = read_first_line(argv[2], line, sizeof(line) - 1);
+	line[len] = '\0';
+	if (strncmp(line, "#!", 2) == 0) {
+		p = line + 2 + strspn(line + 2, " \t");
+		shebang[0] = p;
+		p += strcspn(p, " \t");
+		if (*p != '\0') {
+			*p++ = '\0';
+			shebang[1] = p + strspn(p, " \t");
+		}
+	}
+	if (shebang[0] != NULL && same_file(shebang[0], "/proc/self/exe")) {
+		if (shebang[1] == NULL || *shebang[1] == '\0')
+			refuse_shebang(argv[2], "missing interpreter");
+		shebang[2] = argv[2];
+		rq.form = FORM_SHEBANG;
+		read_shebang(&rq, 3, shebang);
+	}
+	apply_policy(&rq);
+	refuse_root_cgi(&rq);
+	check_script(&rq);
+	print_settings(&rq);
+	leave(0);
+}
+
 /* Given alone on the command line, outside CGI context. */
 static void
 admin_command(int argc, char **argv)
 {
+	if (strncmp(argv[1], "--check", 7) == 0)
+		check_command(argc, argv);
 	if (argc > 2)
 		usage_error("'%s' takes no program and no other option",
 		    argv[1]);
@@ -4319,6 +4631,8 @@ main(int argc, char *argv[])
 	rq.cf.grace_ms = DEFAULT_GRACE_MS;
 	rq.cf.stop_signal = SIGTERM;
 	read_policy();
+	if (rq.cgi_context)	/* the policy's log: refusals from here on */
+		log_open(policy.cf.log);
 	read_invocation(&rq, argc, argv);
 	apply_policy(&rq);
 	log_open(rq.cf.log);
@@ -4329,7 +4643,7 @@ main(int argc, char *argv[])
 	make_script_absolute(&rq, asked);
 	if (rq.form == FORM_ACTION)
 		enter_script_dir(&rq);
-	scrub_environment(rq.cf.clean_env);
+	scrub_environment(&rq.cf);
 	monotonic(&rq.start);
 	rq.front = getpid();
 	open_channels(&rq);

@@ -240,6 +240,17 @@ function drain_timed() {
 	[[ $(pstate "$forger") == S ]] || fail "the forger is in state $(pstate "$forger")"
 }
 
+@test "--list and --drain without /proc (a chroot, a container): 125 and one line, never an empty list" {
+	requires root
+	local cmd
+	for cmd in --list --drain=1s; do
+		run --separate-stderr hide_proc "$CGIGUARD" "$cmd" 3>&-
+		[[ $status -eq 125 && -z $output ]] || fail "$cmd: status $status: $stderr; stdout: $output"
+		[[ $stderr == "cgiguard: /proc is not mounted: no request can be seen" ]] ||
+			fail "$cmd: stderr: $stderr"
+	done
+}
+
 @test "--list and --drain take no program and no other option: 125 and one line" {
 	local args want
 	while IFS='|' read -r args want; do

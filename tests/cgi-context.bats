@@ -39,6 +39,9 @@ function cgi_env() {
 	cgi_env "$PUB/hello.cgi"
 	run --separate-stderr env "${CGIENV[@]}" "$PUB/hello.cgi" 3>&-
 	refused 126 "cgiguard: refusing to run a CGI as root"
+	PROC_HIDDEN=1
+	run --separate-stderr hide_proc env "${CGIENV[@]}" "$PUB/hello.cgi" 3>&-
+	refused 126 "cgiguard: refusing to run a CGI as root"
 }
 
 @test "as root in CGI context: refused with 126, the message, and a 500 response (command line)" {
@@ -65,6 +68,18 @@ function cgi_env() {
 	local t0
 	now_us
 	t0=$REPLY
+	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/slow.cgi" 3>&-
+	elapsed_ms "$t0"
+	[[ $status -eq 124 ]] || fail "status $status: $stderr"
+	((REPLY < 4000)) || fail "ended after $REPLY ms"
+}
+
+@test "with /proc hidden, the #! line's options are honoured all the same (-t 1 gives 124)" {
+	cgi_env "$PUB/slow.cgi"
+	local t0
+	now_us
+	t0=$REPLY
+	PROC_HIDDEN=1
 	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/slow.cgi" 3>&-
 	elapsed_ms "$t0"
 	[[ $status -eq 124 ]] || fail "status $status: $stderr"

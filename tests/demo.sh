@@ -56,6 +56,7 @@ run() {
 }
 
 run "without cgiguard" "$dir/save.cgi"
+: > "$dir/cgiguard.log"	# cgiguard never creates its log file
 run "with cgiguard" "$cgiguard" --log="$dir/cgiguard.log" "$dir/save.cgi"
 echo "cgiguard's log:"
 sed 's/^/    /' "$dir/cgiguard.log"

@@ -129,6 +129,7 @@ function ran_unseen() {
 	body_ok "$T/out" || fail "incomplete response: $(cat "$T/out")"
 	! grep -q -e 'cgiguard' -e 'event=' -e 'cgi says' "$T/out" || fail "stdout holds more than the response: $(cat "$T/out")"
 	st=0
+	: >"$T/log"
 	cg -v -l "$T/log" "$CGI" "$T" >"$T/out" 2>&- || st=$?
 	[[ $st -eq 3 ]] || fail "with --log=FILE: status $st, not the CGI's 3"
 	body_ok "$T/out" || fail "with --log=FILE: incomplete response: $(cat "$T/out")"
@@ -139,6 +140,7 @@ function ran_unseen() {
 
 @test "fds 0, 1 and 2 all closed: the request works and logs to its file, without the CGI's output" {
 	local st=0
+	: >"$T/log"
 	cg -v -l "$T/log" "$CGI" "$T" <&- >&- 2>&- || st=$?
 	ran_unseen "$st" "$T/log"
 }
@@ -146,6 +148,7 @@ function ran_unseen() {
 # ---------------------------------------------------------------- /dev/full
 
 @test "stdout on /dev/full: one cgiguard: line naming the write error, status 125" {
+	: >"$T/log"
 	start_front full -1 /dev/full -2 "$T/err" -- "$CGIGUARD" -g 2 -v -l "$T/log" "$CGI" "$T"
 	wait_status full 5 || fail "the front did not end within 5 s"
 	expect_end "exit 125" "$(cat "$T/err" "$T/log")"
@@ -404,6 +407,35 @@ function log_fallback_ok() {
 	wait_status log 5 || fail "the front did not end within 5 s"
 	log_fallback_ok "$PUB/ro/log"
 	[[ ! -e $PUB/ro/log ]] || fail "the log was created after all"
+}
+
+@test "--log=FILE that does not exist is not created: the CGI runs, one cgiguard: line, records to stderr" {
+	start_front log -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v --log="$T/log" "$CGI" "$T"
+	wait_status log 5 || fail "the front did not end within 5 s"
+	log_fallback_ok "$T/log: No such file or directory; logging to stderr"
+	[[ ! -e $T/log ]] || fail "the log was created"
+}
+
+@test "--log=FILE that is a symlink is not followed: its target stays untouched, records to stderr" {
+	echo private >"$T/private"
+	ln -s "$T/private" "$T/log"
+	start_front log -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v --log="$T/log" "$CGI" "$T"
+	wait_status log 5 || fail "the front did not end within 5 s"
+	log_fallback_ok "$T/log: a symlink (not followed); logging to stderr"
+	[[ $(<"$T/private") == private ]] || fail "the symlink's target was written: $(cat "$T/private")"
+}
+
+@test "--log=FILE that is a FIFO is never written, with or without a reader, and never waited on" {
+	mkfifo "$T/log"
+	start_front log -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v --log="$T/log" "$CGI" "$T"
+	wait_status log 5 || fail "the front waited on a FIFO with no reader"
+	log_fallback_ok "$T/log: not a regular file; logging to stderr"
+	fifo_reader "$T/log" "$T/read"
+	start_front log2 -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 2 -v --log="$T/log" "$CGI" "$T"
+	wait_status log2 5 || fail "the front did not end within 5 s"
+	log_fallback_ok "$T/log: not a regular file; logging to stderr"
+	if alive "$READER"; then kill "$READER"; fi
+	[[ ! -s $T/read ]] || fail "a reader of the FIFO got records: $(cat "$T/read")"
 }
 
 # ---------------------------------------------------------------- the parent's signal state

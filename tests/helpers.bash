@@ -409,13 +409,13 @@ PAGE_500+='The server could not run this script.'
 # else, on stdout (so the CGI did not run).
 # shellcheck disable=SC2154 # bats' run sets status, output and stderr
 function refused() {
-	local said
-	[[ $status -eq $1 ]] || fail "status $status, want $1; stderr: $stderr; stdout: $output"
+	local said where=${PROC_HIDDEN:+ (with /proc hidden)}
+	[[ $status -eq $1 ]] || fail "status $status, want $1$where; stderr: $stderr; stdout: $output"
 	# A dynamic build (make check-asan) has a loader that warns of LD_PRELOAD: not ours.
 	said=$(grep -v '^ERROR: ld.so: ' <<<"$stderr") || true
-	[[ $said == "$2" ]] || fail "stderr: $stderr
+	[[ $said == "$2" ]] || fail "stderr$where: $stderr
 want:   $2"
-	[[ $output == "$PAGE_500" ]] || fail "stdout, not the 500 page: $output"
+	[[ $output == "$PAGE_500" ]] || fail "stdout$where, not the 500 page: $output"
 }
 
 # ---------------------------------------------------------------- unprivileged user
@@ -434,9 +434,34 @@ function cgi_user() {
 	CGI_GID=$(id -g "$CGI_USER")
 }
 
-# as_user cmd...: run cmd as the unprivileged user (real and effective ids, its groups only).
+# as_user cmd...: run cmd as the unprivileged user (real and effective ids, its groups only);
+# with PROC_HIDDEN set, where /proc is hidden (hide_proc).
 function as_user() {
-	setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups -- "$@"
+	${PROC_HIDDEN:+hide_proc} setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups -- "$@"
+}
+
+# ---------------------------------------------------------------- without /proc
+
+# hide_proc cmd...: run cmd (a program) where /proc is an empty tmpfs, in a mount namespace of
+# its own, as under a chroot or in a container without /proc. Needs root.
+function hide_proc() {
+	unshare --mount --propagation private -- /bin/sh -c \
+		'mount -t tmpfs -o mode=0555 noproc /proc && exec "$@"' hide_proc "$@"
+}
+
+# refused_both STATUS MESSAGE cmd...: cmd, a function that runs one request with `run` (its
+# user's part through as_user), is refused as `refused` checks: with /proc, then again with
+# /proc hidden.
+function refused_both() {
+	local want=$1 msg=$2
+	shift 2
+	PROC_HIDDEN=
+	"$@"
+	refused "$want" "$msg"
+	PROC_HIDDEN=1
+	"$@"
+	refused "$want" "$msg"
+	PROC_HIDDEN=
 }
 
 # make_pubdir: PUB, a directory the unprivileged user can read (bats' own tmpdir is 0700).

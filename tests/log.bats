@@ -11,6 +11,7 @@ setup() {
 	common_setup
 	make_sleep
 	LOG=$T/log
+	: >"$LOG"	# a log file is never created: it must be there
 	TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 	ELAPSED='[0-9]+\.[0-9]{2}s'
 }
@@ -204,4 +205,24 @@ EOF
 	kill -TERM "$FRONT_PID"
 	logged 'event=stderr text="disk full: /var/x \\x22q\\x22"'
 	! grep -q 'disk full' "$T/err" || fail "stderr after abandonment went to the server"
+}
+
+@test "a NUL in the CGI's stderr is escaped, and the rest of its line is logged" {
+	cat >"$T/nul.cgi" <<'EOF'
+#!/bin/sh
+dir=${0%/*}
+gone=
+trap 'gone=1' TERM
+echo "Content-Type: text/plain"
+echo
+echo $$ >"$dir/nul.pid"
+while [ -z "$gone" ]; do "$dir/sleep" 0.05; done
+printf 'before\000after\n' >&2
+EOF
+	chmod +x "$T/nul.cgi"
+	start_front front -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 5 --log="$LOG" "$T/nul.cgi"
+	wait_file "$T/nul.pid"
+	track "$(<"$T/nul.pid")"
+	kill -TERM "$FRONT_PID"
+	logged 'event=stderr text=before\\x00after'
 }

@@ -9,6 +9,7 @@ setup() {
 	common_setup
 	MARK=$T/ran
 	RUNS=(/bin/sh -c ": >\"$MARK\"")
+	: >"$T/log"	# a log file is never created: it must be there
 }
 
 teardown() {
@@ -101,8 +102,8 @@ ${#ERRORS[@]} mismatches"
 	good --grace 5 "${RUNS[@]}"
 	good -g 5 "${RUNS[@]}"
 	good -g5 "${RUNS[@]}"
-	good -t60 -g 1 -s TERM -l /dev/null -v "${RUNS[@]}"
-	good --timeout 60 --signal none --log /dev/null --verbose "${RUNS[@]}"
+	good -t60 -g 1 -s TERM -l "$T/log" -v "${RUNS[@]}"
+	good --timeout 60 --signal none --log "$T/log" --verbose "${RUNS[@]}"
 	good -- "${RUNS[@]}"
 	check
 }

@@ -81,74 +81,88 @@ function action() {
 	done
 }
 
-@test "a direct request to the handler is refused" {
+# direct [client words...]: a request for the handler's own URL, as Apache runs it: no
+# REDIRECT_STATUS, the query's words as argv (GET /cgi-sys/cgiguard?WORD+WORD).
+function direct() {
+	local query
+	query=$(IFS=+ && echo "$*")
 	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$G" \
-		PATH_INFO=/app/show.cgi PATH_TRANSLATED="$ROOT/app/show.cgi" "$G" 3>&-
-	refused 126 "cgiguard: direct request to the handler refused"
+		SCRIPT_NAME=/cgi-sys/cgiguard QUERY_STRING="$query" PATH_INFO=/app/show.cgi \
+		PATH_TRANSLATED="$ROOT/app/show.cgi" "$G" "$@" 3>&-
+}
+
+@test "a direct request to the handler is refused" {
+	refused_both 126 "cgiguard: direct request to the handler refused" direct
+}
+
+@test "a direct request with query words runs none of them, with /proc or without" {
+	make_pubdir
+	install -d -o "$CGI_UID" -m 0755 "$PUB/w"
+	refused_both 126 "cgiguard: direct request to the handler refused" \
+		direct /usr/bin/touch "$PUB/w/touched"
+	refused_both 126 "cgiguard: direct request to the handler refused" \
+		direct /bin/sh -c "touch $PUB/w/touched"
+	[[ ! -e $PUB/w/touched ]] || fail "a client's query words ran"
+}
+
+@test "handler mode runs with /proc hidden as with it" {
+	PROC_HIDDEN=1 action /app/show.cgi/extra/info -g0 /bin/sh
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ $output == *"argv=-g0 /bin/sh"* ]] || fail "client words not passed as the script's argv: $output"
+	[[ $output == *"SCRIPT_FILENAME=$ROOT/app/show.cgi"* ]] || fail "$output"
 }
 
 @test "handler mode without a root in the policy is refused, as is no policy at all" {
 	policy "grace = 5s"
-	action /app/show.cgi
-	refused 126 "cgiguard: handler mode needs a root in $CONF"
+	refused_both 126 "cgiguard: handler mode needs a root in $CONF" action /app/show.cgi
 	rm -f "$CONF"
-	action /app/show.cgi
-	refused 126 "cgiguard: handler mode needs a root in $CONF"
+	refused_both 126 "cgiguard: handler mode needs a root in $CONF" action /app/show.cgi
 }
 
 @test "traversal out of the root is refused" {
-	action /app/../../../../etc/passwd
-	refused 126 "cgiguard: $ROOT/app/../../../../etc/passwd: leaves its root or passes a symlink"
+	refused_both 126 "cgiguard: $ROOT/app/../../../../etc/passwd: leaves its root or passes a symlink" action /app/../../../../etc/passwd
 }
 
 @test "a symlink to a script outside the root is refused" {
 	printf '#!/bin/sh\necho argv=outside\n' >/run/cgiguard-outside.cgi
 	chmod 0755 /run/cgiguard-outside.cgi
 	ln -s /run/cgiguard-outside.cgi "$ROOT/app/link.cgi"
-	action /app/link.cgi
+	refused_both 126 "cgiguard: $ROOT/app/link.cgi: a symlink (not followed)" action /app/link.cgi
 	rm -f /run/cgiguard-outside.cgi
-	refused 126 "cgiguard: $ROOT/app/link.cgi: a symlink (not followed)"
 }
 
 @test "world-writable scripts and directories, and set-id scripts, are refused" {
 	chmod 0757 "$ROOT/app/show.cgi"
-	action /app/show.cgi
-	refused 126 "cgiguard: $ROOT/app/show.cgi: writable by group or others"
+	refused_both 126 "cgiguard: $ROOT/app/show.cgi: writable by group or others" action /app/show.cgi
 	chmod 0755 "$ROOT/app/show.cgi"
 	chmod 0775 "$ROOT/app"
-	action /app/show.cgi
-	refused 126 "cgiguard: $ROOT/app/show.cgi: its directory is writable by group or others"
+	refused_both 126 "cgiguard: $ROOT/app/show.cgi: its directory is writable by group or others" action /app/show.cgi
 	chmod 0755 "$ROOT/app"
 	chmod 4755 "$ROOT/app/show.cgi"
-	action /app/show.cgi
-	refused 126 "cgiguard: $ROOT/app/show.cgi: set-user-ID or set-group-ID"
+	refused_both 126 "cgiguard: $ROOT/app/show.cgi: set-user-ID or set-group-ID" action /app/show.cgi
 }
 
 @test "refuse-own-files refuses a script owned by the user it would run as" {
 	policy "root = $ROOT" "refuse-own-files = yes"
 	chown "$CGI_UID" "$ROOT/app/show.cgi"
-	action /app/show.cgi
-	refused 126 "cgiguard: $ROOT/app/show.cgi: owned by the user it would run as"
+	refused_both 126 "cgiguard: $ROOT/app/show.cgi: owned by the user it would run as" action /app/show.cgi
 }
 
 @test "a policy file writable by others, or in a directory writable by others, is refused" {
 	chmod 0666 "$CONF"
-	action /app/show.cgi
-	refused 125 "cgiguard: $CONF: not a regular file that only root can change"
+	refused_both 125 "cgiguard: $CONF: not a regular file that only root can change" action /app/show.cgi
 	chmod 0644 "$CONF"
 	chmod 0777 "$CONFDIR"
-	action /app/show.cgi
+	refused_both 125 "cgiguard: $CONF: directory $CONFDIR is not owned by root or is writable by others" \
+		action /app/show.cgi
 	chmod 0755 "$CONFDIR"
-	refused 125 "cgiguard: $CONF: directory $CONFDIR is not owned by root or is writable by others"
 }
 
 @test "a policy file with an unknown setting or a bad value fails closed with its line" {
 	policy "root = $ROOT" "gracee = 5s"
-	action /app/show.cgi
-	refused 125 "cgiguard: $CONF:3: unknown setting 'gracee'"
+	refused_both 125 "cgiguard: $CONF:3: unknown setting 'gracee'" action /app/show.cgi
 	policy "root = $ROOT" "grace = 5 years"
-	action /app/show.cgi
-	refused 125 "cgiguard: $CONF:3: --grace: invalid duration '5 years'"
+	refused_both 125 "cgiguard: $CONF:3: --grace: invalid duration '5 years'" action /app/show.cgi
 }
 
 @test "the policy's caps win over a #! line" {
@@ -207,11 +221,67 @@ EOF
 		fail "environment: $output"
 }
 
+@test "--pass-env lets named server variables through --clean-env; -v logs the names dropped" {
+	run --separate-stderr env -i PATH=/usr/bin:/bin GITWEB_CONFIG=/etc/gitweb.conf FOO=1 BAR=2 \
+		HTTP_HOST=h "$CGIGUARD" -v -l stderr --clean-env --pass-env=GITWEB_CONFIG /usr/bin/env 3>&-
+	[[ $status -eq 0 ]] || fail "status $status: $stderr"
+	[[ $(sort <<<"$output" | paste -sd' ') == "GITWEB_CONFIG=/etc/gitweb.conf HTTP_HOST=h PATH=/usr/local/bin:/usr/bin:/bin" ]] ||
+		fail "environment: $output"
+	[[ $stderr == "cgiguard["*"]: event=env dropped=FOO,BAR script=/usr/bin/env"$'\n'* ]] ||
+		fail "no record of the dropped names: $stderr"
+	run --separate-stderr env -i FOO=1 "$CGIGUARD" -l stderr --clean-env /usr/bin/env 3>&-
+	[[ $status -eq 0 && -z $stderr ]] || fail "without -v: status $status: $stderr"
+}
+
+@test "--pass-env takes only names the server sets: never a request header or a dropped variable" {
+	local v want
+	while IFS='|' read -r v want; do
+		run --separate-stderr "$CGIGUARD" --clean-env --pass-env="$v" /bin/true 3>&-
+		[[ $status -eq 125 && $stderr == "cgiguard: --pass-env: $want" ]] ||
+			fail "--pass-env=$v: status $status: $stderr"
+	done <<-'EOF'
+		HTTP_X_SECRET|'HTTP_X_SECRET' is a request header, which the client chooses
+		HTTP_PROXY|'HTTP_PROXY' is a request header, which the client chooses
+		LD_PRELOAD|'LD_PRELOAD' is never passed
+		A,BASH_ENV|'BASH_ENV' is never passed
+		A,,B|'' is not a variable name
+		9LIVES|'9LIVES' is not a variable name
+		A-B|'A-B' is not a variable name
+	EOF
+}
+
+@test "pass-env in the policy: its names always pass; a #! line's pass only where the policy does not set clean-env" {
+	cat >"$ROOT/app/env.cgi" <<EOF
+#!$G --clean-env --pass-env=OWN /bin/sh
+echo "Content-Type: text/plain"
+echo
+echo "env=\$(env | grep -E '^(OWN|ADMIN|FOO)=' | sort | paste -sd' ' -)"
+EOF
+	chmod 0755 "$ROOT/app/env.cgi"
+	envcgi() {
+		run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 OWN=1 ADMIN=2 FOO=3 \
+			SCRIPT_FILENAME="$ROOT/app/env.cgi" "$ROOT/app/env.cgi" 3>&-
+	}
+	policy "root = $ROOT" "pass-env = ADMIN"
+	envcgi
+	[[ $status -eq 0 && ${output##*$'\n'} == "env=ADMIN=2 OWN=1" ]] || fail "policy without clean-env: $output"
+	policy "root = $ROOT" "clean-env = yes" "pass-env = ADMIN"
+	envcgi
+	[[ $status -eq 0 && ${output##*$'\n'} == "env=ADMIN=2" ]] || fail "policy with clean-env: $output"
+	policy "root = $ROOT" "clean-env = yes"
+	envcgi
+	[[ $status -eq 0 && ${output##*$'\n'} == "env=" ]] || fail "policy with clean-env, no pass-env: $output"
+	policy "root = $ROOT" "pass-env = HTTP_X"
+	envcgi
+	refused 125 "cgiguard: $CONF:3: --pass-env: 'HTTP_X' is a request header, which the client chooses"
+}
+
 # abort_many N: N requests to a slow CGI that ignores TERM, each abandoned once it runs;
 # started 50 at a time, as a server under a wave of aborting clients would.
 function abort_many() {
 	local n=$1 done=0 b i pids
 	install -m 0777 -d "$CONFDIR/run"
+	install -m 0666 /dev/null "$CONFDIR/run/log"
 	cat >"$ROOT/app/slow.cgi" <<EOF
 #!$G -g 60 -l $CONFDIR/run/log /bin/sh
 trap '' TERM
@@ -270,15 +340,19 @@ function at_most() {
 	grep -q 'event=no-slot cap=script' "$CONFDIR/run/log" || fail "$(cat "$CONFDIR/run/log")"
 }
 
+# busybox_form: run show.cgi as busybox httpd does, by its bare name in its directory.
+function busybox_form() {
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 \
+		SCRIPT_FILENAME="$ROOT/app/show.cgi" "$G" show.cgi 3>&-
+}
+
 @test "busybox's form with a root: the bare name is resolved through SCRIPT_FILENAME and checked" {
 	cd "$ROOT/app"
 	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 \
 		SCRIPT_FILENAME="$ROOT/app/show.cgi" "$G" show.cgi 3>&-
 	[[ $status -eq 0 && $output == *argv=* ]] || fail "status $status: $stderr"
 	chmod 0757 "$ROOT/app/show.cgi"
-	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 \
-		SCRIPT_FILENAME="$ROOT/app/show.cgi" "$G" show.cgi 3>&-
-	refused 126 "cgiguard: $ROOT/app/show.cgi: writable by group or others"
+	refused_both 126 "cgiguard: $ROOT/app/show.cgi: writable by group or others" busybox_form
 }
 
 @test "handler mode runs the CGI in its own directory, as Apache would" {
@@ -314,11 +388,9 @@ function lighttpd_form() {
 @test "a 9th root, and a relative log in the policy, are refused with the file and line" {
 	policy "root = /a" "root = /b" "root = /c" "root = /d" "root = /e" "root = /f" "root = /g" \
 		"root = /h" "root = /i"
-	action /app/show.cgi
-	refused 125 "cgiguard: $CONF:10: root: more than 8 roots"
+	refused_both 125 "cgiguard: $CONF:10: root: more than 8 roots" action /app/show.cgi
 	policy "root = $ROOT" "log = logs/cgiguard.log"
-	action /app/show.cgi
-	refused 125 "cgiguard: $CONF:3: --log: 'logs/cgiguard.log' is not an absolute path"
+	refused_both 125 "cgiguard: $CONF:3: --log: 'logs/cgiguard.log' is not an absolute path" action /app/show.cgi
 }
 
 # umask_of_cgi SERVER_UMASK [#! options]: the umask a #! CGI gets under a server's umask.
@@ -360,23 +432,26 @@ function umask_of_cgi() {
 	[[ $status -eq 0 && $output == ran ]] || fail "the other elements: status $status: $stderr"
 }
 
+# pub_cgi: run $PUB/t.cgi as a server runs a #! CGI, as the CGI user.
+function pub_cgi() {
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$PUB/t.cgi" \
+		"$PUB/t.cgi" 3>&-
+}
+
 @test "without a policy, a #! script that is world-writable, in a world-writable directory or set-id is refused" {
 	rm -f "$CONF"
 	make_pubdir
 	printf '#!%s /bin/sh\necho "Content-Type: text/plain"\necho\necho ran\n' "$CGIGUARD" >"$PUB/t.cgi"
 	chmod 0755 "$PUB/t.cgi"
-	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$PUB/t.cgi" \
-		"$PUB/t.cgi" 3>&-
+	pub_cgi
 	[[ $status -eq 0 && $output == *ran ]] || fail "a sound script: status $status: $stderr"
+	PROC_HIDDEN=1 pub_cgi
+	[[ $status -eq 0 && $output == *ran ]] || fail "a sound script, /proc hidden: status $status: $stderr"
 	chmod 0757 "$PUB/t.cgi"
-	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$PUB/t.cgi" \
-		"$PUB/t.cgi" 3>&-
-	refused 126 "cgiguard: $PUB/t.cgi: writable by group or others"
+	refused_both 126 "cgiguard: $PUB/t.cgi: writable by group or others" pub_cgi
 	chmod 0755 "$PUB/t.cgi"
 	chmod 0777 "$PUB"
-	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$PUB/t.cgi" \
-		"$PUB/t.cgi" 3>&-
-	refused 126 "cgiguard: $PUB/t.cgi: its directory is writable by group or others"
+	refused_both 126 "cgiguard: $PUB/t.cgi: its directory is writable by group or others" pub_cgi
 	chmod 0755 "$PUB"
 	chmod 2755 "$PUB/t.cgi"
 	run --separate-stderr env -i "$PUB/t.cgi" 3>&-
@@ -384,3 +459,148 @@ function umask_of_cgi() {
 		fail "set-id, outside CGI context: status $status: $stderr"
 }
 
+@test "an execute-only #! script, which cgiguard cannot read, is refused, never run as a command" {
+	rm -f "$CONF"
+	make_pubdir
+	printf '#!%s /bin/sh\necho "Content-Type: text/plain"\necho\necho ran\n' "$CGIGUARD" >"$PUB/t.cgi"
+	chmod 0711 "$PUB/t.cgi"
+	refused_both 126 "cgiguard: $PUB/t.cgi: Permission denied (the file the kernel ran: cgiguard cannot tell how it was started)" pub_cgi
+}
+
+# nofile: run $PUB/t.cgi as pub_cgi does, with no descriptor to spare (RLIMIT_NOFILE 3).
+function nofile() {
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 SCRIPT_FILENAME="$PUB/t.cgi" \
+		/bin/sh -c 'ulimit -n 3 && exec "$0"' "$PUB/t.cgi" 3>&-
+}
+
+@test "a #! script cgiguard cannot open for want of a descriptor is refused, never run as a command" {
+	requires static
+	rm -f "$CONF"
+	make_pubdir
+	printf '#!%s /bin/sh\necho "Content-Type: text/plain"\necho\necho ran\n' "$CGIGUARD" >"$PUB/t.cgi"
+	chmod 0755 "$PUB/t.cgi"
+	# EMFILE's text is the libc's ("Too many open files", "No file descriptors available").
+	for PROC_HIDDEN in "" 1; do
+		nofile
+		[[ $status -eq 126 && $output == "$PAGE_500" &&
+			$stderr == "cgiguard: $PUB/t.cgi: "*" (the file the kernel ran: cgiguard cannot tell how it was started)" ]] ||
+			fail "${PROC_HIDDEN:+/proc hidden: }status $status: $stderr; stdout: $output"
+	done
+	PROC_HIDDEN=
+}
+
+@test "a #! line whose interpreter is a script that runs cgiguard is refused in CGI context" {
+	rm -f "$CONF"
+	make_pubdir
+	printf '#!%s -g 5 /bin/sh\necho "$@"\n' "$CGIGUARD" >"$PUB/inner"
+	printf '#!%s\necho "Content-Type: text/plain"\necho\necho ran\n' "$PUB/inner" >"$PUB/t.cgi"
+	chmod 0755 "$PUB/inner" "$PUB/t.cgi"
+	refused_both 126 "cgiguard: #! line of $PUB/t.cgi: does not name cgiguard" pub_cgi
+}
+
+@test "a symlink inside the root is refused even where it stays beneath the root" {
+	ln -s app "$ROOT/alias"
+	refused_both 126 "cgiguard: $ROOT/alias/show.cgi: leaves its root or passes a symlink" \
+		action /alias/show.cgi
+}
+
+@test "the policy's log: another tenant's symlink or FIFO in its place is never written" {
+	install -d -m 1777 "$CONFDIR/logs"	# a directory every tenant can write: the trap
+	echo private >"$CONFDIR/private"
+	chown "$CGI_UID" "$CONFDIR/private"
+	ln -s "$CONFDIR/private" "$CONFDIR/logs/cgiguard.log"
+	policy "root = $ROOT" "log = $CONFDIR/logs/cgiguard.log" "verbose = yes"
+	action /app/show.cgi
+	[[ $status -eq 0 && $output == *argv=* ]] || fail "status $status: $stderr"
+	[[ $(<"$CONFDIR/private") == private ]] || fail "the symlink was followed: $(cat "$CONFDIR/private")"
+	[[ $stderr == "cgiguard: --log: $CONFDIR/logs/cgiguard.log: a symlink (not followed); logging to stderr"* ]] ||
+		fail "stderr: $stderr"
+	rm "$CONFDIR/logs/cgiguard.log"
+	mkfifo -m 0666 "$CONFDIR/logs/cgiguard.log"
+	action /app/show.cgi
+	[[ $status -eq 0 && $output == *argv=* ]] || fail "FIFO: status $status: $stderr"
+	[[ $stderr == "cgiguard: --log: $CONFDIR/logs/cgiguard.log: not a regular file; logging to stderr"* ]] ||
+		fail "FIFO: stderr: $stderr"
+	rm "$CONFDIR/logs/cgiguard.log"
+	action /app/show.cgi
+	[[ $status -eq 0 && ! -e $CONFDIR/logs/cgiguard.log ]] || fail "the log was created: status $status"
+}
+
+@test "refusals reach the policy's log, as do those made before the script is known" {
+	install -m 0666 /dev/null "$CONFDIR/log"
+	policy "root = $ROOT" "log = $CONFDIR/log"
+	direct /bin/true
+	refused 126 "cgiguard: direct request to the handler refused"
+	grep -q 'event=refused reason="direct request to the handler refused"' "$CONFDIR/log" ||
+		fail "no refused record in the policy's log: $(cat "$CONFDIR/log")"
+	chmod 0757 "$ROOT/app/show.cgi"
+	action /app/show.cgi
+	refused 126 "cgiguard: $ROOT/app/show.cgi: writable by group or others"
+	grep -q "event=refused reason=\"$ROOT/app/show.cgi: writable by group or others\" script=$ROOT/app/show.cgi" \
+		"$CONFDIR/log" || fail "no record of the target check: $(cat "$CONFDIR/log")"
+}
+
+@test "a refusal quoting a path with a newline or an escape byte is one escaped line on stderr" {
+	local dir=$ROOT/$'evil\nline'$'\e[31m'
+	install -d -m 0755 "$dir"
+	cp -p "$ROOT/app/show.cgi" "$dir/show.cgi"
+	chmod 0757 "$dir/show.cgi"
+	action "/${dir##*/}/show.cgi"
+	refused 126 "cgiguard: $ROOT/evil\\x0aline\\x1b[31m/show.cgi: writable by group or others"
+}
+
+@test "--check[=FILE]: every bad line as FILE:LINE, exit 1; a sound file: 'FILE: OK', exit 0" {
+	local cand=$CONFDIR/cgiguard.conf.new
+	printf '%s\n' "root = $ROOT" "timout = 5m" "grace = 5 years" "clean-env = maybe" "grace = 10s" >"$cand"
+	chmod 0644 "$cand"
+	run --separate-stderr "$G" --check="$cand" 3>&-
+	[[ $status -eq 1 && -z $output ]] || fail "status $status, stdout: $output"
+	[[ $stderr == "cgiguard: $cand:2: unknown setting 'timout'
+cgiguard: $cand:3: --grace: invalid duration '5 years'
+cgiguard: $cand:4: clean-env: expected yes or no, not 'maybe'" ]] || fail "stderr: $stderr"
+	sed -i '2,4d' "$cand"
+	run --separate-stderr "$G" --check="$cand" 3>&-
+	[[ $status -eq 0 && $output == "$cand: OK" && -z $stderr ]] || fail "status $status: $output $stderr"
+	run --separate-stderr "$G" --check 3>&-
+	[[ $status -eq 0 && $output == "$CONF: OK" && -z $stderr ]] || fail "the installed file: status $status: $output $stderr"
+	chmod 0666 "$cand"
+	run --separate-stderr "$G" --check="$cand" 3>&-
+	[[ $status -eq 1 && $stderr == "cgiguard: $cand: not a regular file that only root can change" ]] ||
+		fail "a file others can write: status $status: $stderr"
+	rm "$cand"
+	run --separate-stderr "$G" --check="$cand" 3>&-
+	[[ $status -eq 1 && $stderr == "cgiguard: $cand: No such file or directory" ]] ||
+		fail "no file: status $status: $stderr"
+}
+
+@test "--check FILE SCRIPT: the settings a request would run with, after the caps, for this user; or why it is refused" {
+	policy "root = $ROOT" "grace = 10s" "nofile = 64" "clean-env = yes" "pass-env = GITWEB_CONFIG"
+	printf '#!%s --nofile=4096 -g 1h -t 5m /bin/sh\necho hi >%s/ran\n' "$G" "$CONFDIR" >"$ROOT/app/greedy.cgi"
+	chmod 0755 "$ROOT/app/greedy.cgi"
+	run --separate-stderr as_user "$G" --check "$ROOT/app/greedy.cgi" 3>&-
+	[[ $status -eq 0 && -z $stderr ]] || fail "status $status: $stderr"
+	[[ $output == "script=$ROOT/app/greedy.cgi form=#! program=/bin/sh grace=10.00s timeout=300.00s signal=TERM log=syslog verbose=no nofile=64 clean-env=yes pass-env=GITWEB_CONFIG uid=$CGI_UID checks=passed" ]] ||
+		fail "stdout: $output"
+	run --separate-stderr as_user "$G" --check="$CONF" "$ROOT/app/show.cgi" 3>&-
+	[[ $status -eq 0 && $output == "script=$ROOT/app/show.cgi form=handler program=$ROOT/app/show.cgi grace=10.00s"* ]] ||
+		fail "handler form: status $status: $output $stderr"
+	chmod 0757 "$ROOT/app/show.cgi"
+	run --separate-stderr as_user "$G" --check "$ROOT/app/show.cgi" 3>&-
+	[[ $status -eq 1 && -z $output && $stderr == "cgiguard: $ROOT/app/show.cgi: writable by group or others" ]] ||
+		fail "a script the checks refuse: status $status: $output $stderr"
+	run --separate-stderr "$G" --check "$ROOT/app/greedy.cgi" 3>&-
+	[[ $status -eq 1 && $stderr == "cgiguard: refusing to run a CGI as root" ]] ||
+		fail "as root: status $status: $stderr"
+	[[ ! -e $CONFDIR/ran ]] || fail "a checked script ran"
+}
+
+@test "--check: bad usage is 125; in CGI context it is never honoured" {
+	run --separate-stderr "$G" --check=relative.conf 3>&-
+	[[ $status -eq 125 && $stderr == "cgiguard: --check: 'relative.conf' is not an absolute path (see cgiguard --help)" ]] ||
+		fail "relative: status $status: $stderr"
+	run --separate-stderr "$G" --check "$CONF" a b 3>&-
+	[[ $status -eq 125 && $stderr == "cgiguard: '--check' takes a policy file and a script, no more (see cgiguard --help)" ]] ||
+		fail "too many: status $status: $stderr"
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 "$G" --check 3>&-
+	refused 125 "cgiguard: '--check' is an admin command: only alone on the command line, outside CGI context"
+}

@@ -132,6 +132,7 @@ while [ ! -e "$T/go" ]; do $T/sleep 0.01; done
 i=0; while [ \$i -lt 250 ]; do echo "line \$i" >&2; i=\$((i + 1)); done
 EOF
 	chmod 0755 "$T/flood.cgi"
+	: >"$T/log"
 	start_front flood -- "$CGIGUARD" -g 10 -l "$T/log" "$T/flood.cgi"
 	read_ids || fail "the CGI did not start"
 	kill -TERM "$FRONT_PID"

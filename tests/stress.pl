@@ -190,6 +190,8 @@ sub run_one {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', "$r{dir}/out";
         open STDERR, '>', "$r{dir}/err";
+        open my $log, '>', "$r{dir}/log";    # a log file must be there: never created
+        close $log;
         exec { $cgiguard } $cgiguard, '-g', $grace, '-v', "--log=$r{dir}/log", $cgi,
             $r{dir}, $r{kind}, $r{lines}, $r{code};
         POSIX::_exit(127);
