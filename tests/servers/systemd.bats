@@ -243,14 +243,6 @@ lighttpd_stop() {
 	[[ $(state lighttpd) == "inactive success" ]] || fail "lighttpd: $(state lighttpd)"
 }
 
-lighttpd_stop_without() {
-	use "$1"
-	dropins "$(sd_readme_dropin apache2)" ""
-	seed 8080 lnodrop left
-	sd_timed "$L" systemctl stop lighttpd
-	note "lighttpd stop without the drop-in: rc $CMD_RC in $CMD_MS ms, seed $(data lnodrop) (recorded only)"
-}
-
 lighttpd_restart() {
 	use "$1"
 	seed 8080 lrestart-left left
@@ -272,7 +264,6 @@ lighttpd_restart() {
 @test "unified: a drain that runs out: journal names the request, stop exits 0, unit failed, request left to its grace" { apache_drain_runs_out unified; }
 @test "unified: cgiguard --list in apache2.service shows its cgroup" { apache_list_in_unit unified; }
 @test "unified: a lighttpd request does not hold apache2's drain" { apache_drain_other_unit unified; }
-@test "unified: lighttpd stop without the drop-in (recorded)" { lighttpd_stop_without unified; }
 @test "unified: lighttpd stop with the drop-in: data intact, the waiting client gets its whole response" { lighttpd_stop unified; }
 @test "unified: lighttpd restart serves again within 1 s, the survivor runs on" { lighttpd_restart unified; }
 
