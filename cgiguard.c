@@ -34,7 +34,6 @@
 #endif
 
 #include <sys/types.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -47,6 +46,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -82,6 +82,12 @@
 #define STDERR_LOG_LINES	100	/* CGI stderr lines logged per request */
 #define FIELD_MAX		200	/* log field cap */
 #define MAX_PASS_ENV		8	/* --pass-env lists */
+#define MAX_ROOTS		8	/* root = ... lines in the policy */
+#define SERVER_GRACE_MS		3000	/* what a server without cgiguard allows */
+#define TREE_MAX		4096	/* descendants one kill stops and kills */
+#define MARK_MAX		4096	/* the kernel shows one page of a title */
+#define DEFAULT_DRAIN_MS	30000LL
+#define DRAIN_POLL_MS		100
 
 enum limit { L_CPU, L_MEM, L_NPROC, L_FSIZE, L_NOFILE, L_CORE, NLIMITS };
 
@@ -123,6 +129,7 @@ static const struct option_def options[] = {
 #define NOPTIONS (int)(sizeof(options) / sizeof(options[0]))
 
 struct config {
+	int		 grace_set, timeout_set, signal_set;	/* given */
 	long long	 grace_ms;
 	long long	 timeout_ms;	/* 0: none */
 	int		 stop_signal;	/* 0: none */
@@ -138,7 +145,11 @@ struct config {
 	mode_t		 umask;
 };
 
-/* Read by loaders, shells and libc before the CGI's first line runs. */
+/*
+ * Always dropped: read by the loader, shells or libc before the CGI's first
+ * line runs; and HTTP_PROXY, which a client sets with a Proxy: header and
+ * HTTP libraries take for their proxy (httpoxy).
+ */
 static const char *const unsafe_env[] = {
 	"HTTP_PROXY=", "LD_", "GLIBC_TUNABLES=", "GCONV_PATH=", "BASH_ENV=",
 	"ENV=", "BASH_FUNC_", "IFS=", "SHELLOPTS=", "PS4=", NULL
@@ -177,7 +188,7 @@ struct server_state {
 	struct itimerval timer[3];
 };
 
-/* How cgiguard was started; see the table in DESIGN.md and the man page. */
+/* How cgiguard was started; the man page's DESCRIPTION tells them apart. */
 enum form {
 	FORM_COMMAND,	/* a command line: the admin's, or a shell wrapper's */
 	FORM_SHEBANG,	/* by the kernel, as a #! script's interpreter */
@@ -225,12 +236,31 @@ struct stream {
  *	ABANDONED ------------------- GRACE ------------------> KILLED <--+ GRACE
  *
  * The keeper is done once the tree is reaped, both pipes are at EOF and the
- * server is released, or REAP after KILLED.  A deadline is armed where its
- * event happens and disarmed when the phase it belongs to is left (enter()),
- * so an armed deadline is a live one.  Beside the phase runs the front's
- * side: told its status, then a zombie, then the server is released.
+ * server is released, or once REAP has run out after KILLED.  A deadline is
+ * armed where its event happens and disarmed when the phase it belongs to is
+ * left (enter()), so an armed deadline is a live one; no deadline stands for
+ * a state.  Beside the phase runs the front's side:
+ *
+ *	OWED ---- its status sent, or it left ----> ANSWERED
+ *	ANSWERED ---- a zombie: the server may reap it ----> GONE
+ *	GONE ---- the server's fds 1 and 2 let go ----> RELEASED
+ *
+ * so the server never sees the end of the output before the front is gone.
  */
 enum phase { RUNNING, ENDED, ABANDONED, KILLED, NPHASES };
+
+enum front_side { FRONT_OWED, FRONT_ANSWERED, FRONT_GONE, SERVER_RELEASED };
+
+/* Why the request was abandoned, as the log names it. */
+enum abandon_reason {
+	NOT_ABANDONED, BY_SIGNAL, FRONT_DIED, PIPE_BROKE, OUTPUT_ERROR,
+	TIMED_OUT
+};
+static const char *const reason_names[] = {
+	[BY_SIGNAL] = "signal", [FRONT_DIED] = "front-died",
+	[PIPE_BROKE] = "pipe", [OUTPUT_ERROR] = "output-error",
+	[TIMED_OUT] = "timeout"
+};
 
 /* As the keeper's mark and --list name them. */
 static const char *const phase_names[NPHASES] = {
@@ -251,15 +281,18 @@ struct keeper {
 	struct request	*rq;
 	enum phase	 phase;
 	long long	 at[NDEADLINES];	/* ms; 0: not armed */
-	const char	*abandon_reason;	/* NULL: never abandoned */
+	enum abandon_reason abandoned;
 	pid_t		 cgi;
 	int		 cgi_wstatus;	/* wait status, -1 while running */
 	int		 children;	/* keeper still has children */
 	struct stream	 out, err;
-	int		 to_front;	/* -1 once told, or once the front is gone */
-	int		 front_zombie;
-	int		 released;	/* server's fds 1 and 2 let go */
+	enum front_side	 front;
+	int		 to_front;	/* -1 once the front is answered */
+	int		 pipe_broke;	/* the server's end: SETTLE is armed */
+	int		 graced;	/* the CGI was given --grace */
+	int		 reap_given_up;	/* REAP ran out after KILLED */
 	int		 splice_ok;
+	int		 widen_tried;
 	size_t		 chunk;		/* bytes per splice */
 	int		 finish_logged;
 	int		 output_started;	/* the CGI has written to stdout */
@@ -275,9 +308,10 @@ static int findings;
 static struct request *the_request;
 extern char **environ;
 
-/* gcc and clang; elsewhere build with -DNORETURN=_Noreturn (C11). */
-#ifndef NORETURN
+#ifdef __GNUC__		/* gcc and clang */
 #define NORETURN	__attribute__((noreturn))
+#else
+#define NORETURN
 #endif
 
 static NORETURN void leave(int);
@@ -312,25 +346,10 @@ leave(int status)
 
 /* ---- time ---------------------------------------------------------------- */
 
-/*
- * On Linux the system call itself: our processes live about a millisecond
- * and read a clock a few times, and libc's first use of the vDSO (finding
- * its symbols, faulting in its pages) costs more than those calls.
- */
-static void
-clock_now(clockid_t clock, struct timespec *ts)
-{
-#if defined(LINUX_EXTRAS) && defined(SYS_clock_gettime)
-	if (syscall(SYS_clock_gettime, clock, ts) == 0)
-		return;		/* else seccomp denied it: the vDSO */
-#endif
-	(void)clock_gettime(clock, ts);
-}
-
 static void
 monotonic(struct timespec *ts)
 {
-	clock_now(CLOCK_MONOTONIC, ts);
+	(void)clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
 static long long
@@ -360,130 +379,13 @@ elapsed_us(const struct request *rq)
 
 /* ---- formatting ---------------------------------------------------------- */
 
-/*
- * format() is snprintf for the conversions this file uses: %s with an
- * optional precision (%.20s, %.*s), %d %ld %lld, %lu %llu %zu, %llx with a
- * zero-padded width, and %%.  Same truncation and return value as
- * snprintf.  It keeps libc's printf machinery, stdio and its floating-point
- * formatter out of the binary; times go through put_secs instead of %f.
- */
-struct out {
-	char	*p;
-	size_t	 size, len;	/* len counts what did not fit too */
-};
-
-static void
-out_put(struct out *o, const char *s, size_t n)
-{
-	size_t room = o->len + 1 < o->size ? o->size - 1 - o->len : 0;
-
-	memcpy(o->p + o->len, s, n < room ? n : room);
-	o->len += n;
-}
-
-static void
-out_num(struct out *o, unsigned long long v, int neg, unsigned base,
-    int width)
-{
-	char tmp[24];
-	int n = 0;
-
-	do {
-		tmp[sizeof(tmp) - 1 - n++] = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v > 0);
-	while (n < width && n < (int)sizeof(tmp) - 1)
-		tmp[sizeof(tmp) - 1 - n++] = '0';
-	if (neg)
-		tmp[sizeof(tmp) - 1 - n++] = '-';
-	out_put(o, tmp + sizeof(tmp) - n, (size_t)n);
-}
-
-static int
-vformat(char *buf, size_t size, const char *fmt, va_list ap)
-{
-	struct out o = { buf, size, 0 };
-	const char *s;
-	long long v;
-	int width, prec, lng;
-
-	for (; *fmt != '\0'; fmt++) {
-		if (*fmt != '%') {
-			out_put(&o, fmt, 1);
-			continue;
-		}
-		width = 0;
-		prec = -1;
-		lng = 0;
-		for (fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
-			width = width * 10 + (*fmt - '0');
-		if (*fmt == '.') {
-			prec = 0;
-			if (*++fmt == '*') {
-				prec = va_arg(ap, int);
-				fmt++;
-			} else
-				for (; *fmt >= '0' && *fmt <= '9'; fmt++)
-					prec = prec * 10 + (*fmt - '0');
-		}
-		for (; *fmt == 'l' || *fmt == 'z'; fmt++)
-			lng = *fmt == 'z' ? 3 : lng + 1;
-		if (*fmt == '\0')
-			break;
-		switch (*fmt) {
-		case 's':
-			s = va_arg(ap, const char *);
-			out_put(&o, s, prec >= 0 ? strnlen(s, (size_t)prec) :
-			    strlen(s));
-			break;
-		case 'd':
-			v = lng == 0 ? va_arg(ap, int) : lng == 1 ?
-			    va_arg(ap, long) : va_arg(ap, long long);
-			out_num(&o, v < 0 ? 0ULL - (unsigned long long)v :
-			    (unsigned long long)v, v < 0, 10, width);
-			break;
-		case 'u':
-		case 'x':
-			out_num(&o, lng == 0 ? va_arg(ap, unsigned) : lng == 1 ?
-			    va_arg(ap, unsigned long) : lng == 2 ?
-			    va_arg(ap, unsigned long long) : va_arg(ap, size_t),
-			    0, *fmt == 'x' ? 16 : 10, width);
-			break;
-		case '%':
-			out_put(&o, "%", 1);
-			break;
-		default:	/* not used in this file */
-			out_put(&o, fmt, 1);
-			break;
-		}
-	}
-	if (size > 0)
-		buf[o.len < size ? o.len : size - 1] = '\0';
-	return o.len > INT_MAX ? INT_MAX : (int)o.len;
-}
-
-static int	 format(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static int
-format(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vformat(buf, size, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
 /* us microseconds as seconds with two decimals, rounded: "4.21s". */
 static const char *
 put_secs(char buf[32], long long us)
 {
 	long long cs = us < 0 ? 0 : (us + 5000) / 10000;
 
-	format(buf, 32, "%lld.%02ds", cs / 100, (int)(cs % 100));
+	snprintf(buf, 32, "%lld.%02ds", cs / 100, (int)(cs % 100));
 	return buf;
 }
 
@@ -511,7 +413,7 @@ signal_name(int sig)
 	for (i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
 		if (signal_names[i].num == sig)
 			return signal_names[i].name;
-	format(num, sizeof(num), "%d", sig);
+	snprintf(num, sizeof(num), "%d", sig);
 	return num;
 }
 
@@ -593,7 +495,7 @@ line_addf(struct line *l, const char *key, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vformat(value, sizeof(value), fmt, ap);
+	vsnprintf(value, sizeof(value), fmt, ap);
 	va_end(ap);
 	line_add(l, key, value);
 }
@@ -761,36 +663,19 @@ save_request_fields(void)
 
 	for (i = 0; i < NREQUEST_VARS; i++)
 		if ((v = getenv(request_vars[i][1])) != NULL)
-			format(request_field[i], sizeof(request_field[i]),
+			snprintf(request_field[i], sizeof(request_field[i]),
 			    "%s", v);
 }
 
-/*
- * "YYYY-MM-DDTHH:MM:SSZ " for t, as gmtime_r and strftime would write it,
- * without their time-zone code: the civil date of a day count is Howard
- * Hinnant's days-to-civil, in eras of 400 years from 0000-03-01.
- */
+/* "YYYY-MM-DDTHH:MM:SSZ " for t; "" if t is out of the calendar's range. */
 static void
 utc_stamp(char *buf, size_t size, time_t t)
 {
-	long long days = (long long)t / 86400, secs = (long long)t % 86400;
-	long long era, doe, yoe, doy, mp, y, m, d;
+	struct tm tm;
 
-	if (secs < 0) {
-		secs += 86400;
-		days--;
-	}
-	days += 719468;			/* from 1970-01-01 to 0000-03-01 */
-	era = (days >= 0 ? days : days - 146096) / 146097;
-	doe = days - era * 146097;			/* [0, 146096] */
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	/* [0, 365] */
-	mp = (5 * doy + 2) / 153;			/* March is 0 */
-	d = doy - (153 * mp + 2) / 5 + 1;
-	m = mp < 10 ? mp + 3 : mp - 9;
-	y = yoe + era * 400 + (m <= 2);
-	format(buf, size, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ ", y, m,
-	    d, secs / 3600, secs / 60 % 60, secs % 60);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ ", &tm) == 0)
+		buf[0] = '\0';
 }
 
 static void
@@ -806,10 +691,10 @@ log_line(struct line *l)
 	if (log_dropped > 0)
 		line_addf(l, "dropped", "%lu", log_dropped);
 	if (log_to == LOG_FILE) {
-		clock_now(CLOCK_REALTIME, &ts);
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
 		utc_stamp(stamp, sizeof(stamp), ts.tv_sec);
 	}
-	n = format(out, sizeof(out), "%s%scgiguard[%ld]: %s\n",
+	n = snprintf(out, sizeof(out), "%s%scgiguard[%ld]: %s\n",
 	    log_to == LOG_SYSLOG ? "<29>" : "", stamp, (long)getpid(), l->buf);
 	if (n <= 0)
 		return;
@@ -882,7 +767,7 @@ log_open(const char *target)
 	} else
 		why = errno == ELOOP ? "a symlink (not followed)" :
 		    errno == ENXIO ? "not a regular file" : strerror(errno);
-	format(msg, sizeof(msg), "--log: %s: %s; logging to stderr", target,
+	snprintf(msg, sizeof(msg), "--log: %s: %s; logging to stderr", target,
 	    why);
 	log_to_stderr();
 	say(msg);
@@ -949,10 +834,10 @@ fail_request(int status, const char *msg)
 	char line[PATH_MAX + 512];
 
 	if (policy_line > 0)
-		format(line, sizeof(line), "%s:%d: %s", policy_path,
+		snprintf(line, sizeof(line), "%s:%d: %s", policy_path,
 		    policy_line, msg);
 	else
-		format(line, sizeof(line), "%s", msg);
+		snprintf(line, sizeof(line), "%s", msg);
 	if (checking) {
 		say(line);
 		findings++;
@@ -969,7 +854,7 @@ fail_request_errno(int status, const char *what)
 {
 	char msg[512];
 
-	format(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
 	fail_request(status, msg);
 	return status;
 }
@@ -981,7 +866,7 @@ die(int status, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vformat(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fail_request(status, msg);
 	if (bad_line != NULL && policy_line > 0)
@@ -1001,7 +886,7 @@ usage_error(const char *fmt, const char *arg)
 {
 	char msg[256];
 
-	format(msg, sizeof(msg), fmt, arg);
+	snprintf(msg, sizeof(msg), fmt, arg);
 	die(EXIT_FAILED, "%s (see cgiguard --help)", msg);
 }
 
@@ -1163,7 +1048,7 @@ add_pass_env(struct config *cf, const char *opt, const char *list)
 		    "0123456789_") != len || (*p >= '0' && *p <= '9'))
 			die(EXIT_FAILED, "%s: '%.*s' is not a variable name",
 			    opt, (int)len, p);
-		format(name, sizeof(name), "%.*s=", (int)len, p);
+		snprintf(name, sizeof(name), "%.*s=", (int)len, p);
 		if (strncmp(name, "HTTP_", 5) == 0)
 			die(EXIT_FAILED, "%s: '%.*s' is a request header, which "
 			    "the client chooses", opt, (int)len, p);
@@ -1183,11 +1068,20 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 {
 	char opt[32];
 
-	format(opt, sizeof(opt), "--%s", options[id].name);
+	snprintf(opt, sizeof(opt), "--%s", options[id].name);
 	switch (id) {
-	case O_GRACE:	cf->grace_ms = parse_duration(opt, v); break;
-	case O_TIMEOUT:	cf->timeout_ms = parse_duration(opt, v); break;
-	case O_SIGNAL:	cf->stop_signal = parse_signal(opt, v); break;
+	case O_GRACE:
+		cf->grace_ms = parse_duration(opt, v);
+		cf->grace_set = 1;
+		break;
+	case O_TIMEOUT:
+		cf->timeout_ms = parse_duration(opt, v);
+		cf->timeout_set = 1;
+		break;
+	case O_SIGNAL:
+		cf->stop_signal = parse_signal(opt, v);
+		cf->signal_set = 1;
+		break;
 	case O_LOG:
 		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0 &&
 		    v[0] != '/')
@@ -1278,7 +1172,7 @@ parse_long(struct config *cf, char **w, int left)
 	if (id < 0) {
 		char opt[64];
 
-		format(opt, sizeof(opt), "--%.*s", (int)(len > 40 ? 40 : len),
+		snprintf(opt, sizeof(opt), "--%.*s", (int)(len > 40 ? 40 : len),
 		    name);
 		usage_error("unknown option '%s'", opt);
 	}
@@ -1340,7 +1234,7 @@ usage(void)
 {
 	static const char text[] =
 "usage: cgiguard [options] [--] program [arg ...]\n"
-"       #!/path/to/cgiguard [options] /absolute/interpreter [arg]\n"
+"       #!/path/to/cgiguard [options] /absolute/interpreter [arg ...]\n"
 "       cgiguard --list | --drain[=DURATION]\n"
 "       cgiguard --check[=FILE] [script]\n"
 "\n"
@@ -1392,6 +1286,41 @@ usage(void)
 	leave(0);
 }
 
+/* ---- reading files ------------------------------------------------------- */
+
+/* Until EOF or size bytes: how many were read, or -1. */
+static ssize_t
+read_up_to(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < size && (n = read(fd, buf + len, size - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		len += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+/* The start of the file at path, as read_up_to; errno is kept on failure. */
+static ssize_t
+read_path(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd, err;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return -1;
+	n = read_up_to(fd, buf, size);
+	err = errno;
+	close(fd);
+	errno = err;
+	return n;
+}
+
 /* ---- the #! form --------------------------------------------------------- */
 
 static int
@@ -1407,13 +1336,8 @@ static int
 is_script(const char *path)
 {
 	char head[2];
-	int fd, yes;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return 0;
-	yes = read(fd, head, 2) == 2 && memcmp(head, "#!", 2) == 0;
-	close(fd);
-	return yes;
+	return read_path(path, head, 2) == 2 && memcmp(head, "#!", 2) == 0;
 }
 
 /*
@@ -1444,29 +1368,20 @@ exec_file(const char *fn, int *err)
 {
 	char head[2];
 	ssize_t n;
-	int fd;
 
-	if (fn == NULL) {
-		*err = ENOSYS;
+	*err = ENOSYS;
+	if (fn == NULL)
 		return EXEC_UNKNOWN;
-	}
-	if ((fd = open(fn, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		*err = errno;
-#ifdef LINUX_EXTRAS
-		/* An execute-only cgiguard: /proc still names it, if mounted. */
-		if (same_file(fn, "/proc/self/exe"))
-			return EXEC_SELF;
-#endif
-		return EXEC_UNKNOWN;
-	}
-	do
-		n = read(fd, head, 2);
-	while (n < 0 && errno == EINTR);
+	if ((n = read_path(fn, head, 2)) >= 0)
+		return n == 2 && memcmp(head, "#!", 2) == 0 ? EXEC_SCRIPT :
+		    EXEC_SELF;
 	*err = errno;
-	close(fd);
-	if (n < 0)
-		return EXEC_UNKNOWN;
-	return n == 2 && memcmp(head, "#!", 2) == 0 ? EXEC_SCRIPT : EXEC_SELF;
+#ifdef LINUX_EXTRAS
+	/* An execute-only cgiguard: /proc still names it, if mounted. */
+	if (same_file(fn, "/proc/self/exe"))
+		return EXEC_SELF;
+#endif
+	return EXEC_UNKNOWN;
 }
 
 /* The server ran cgiguard itself for the request: Apache's Action. */
@@ -1488,25 +1403,15 @@ refuse_shebang(const char *script, const char *why)
 static size_t
 read_first_line(const char *script, char *buf, size_t size)
 {
-	size_t len = 0;
-	ssize_t n;
+	ssize_t n = read_path(script, buf, size);
 	char *nl;
-	int fd;
 
-	if ((fd = open(script, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+	if (n < 0)
 		die_errno(EXIT_CANNOT, script);
-	while (len < size && (n = read(fd, buf + len, size - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die_errno(EXIT_CANNOT, script);
-		len += (size_t)n;
-	}
-	close(fd);
-	if ((nl = memchr(buf, '\n', len)) == NULL && len == size)
+	if ((nl = memchr(buf, '\n', (size_t)n)) == NULL && (size_t)n == size)
 		refuse_shebang(script,
 		    "line longer than 255 bytes (the kernel truncates it)");
-	return nl != NULL ? (size_t)(nl - buf) : len;
+	return nl != NULL ? (size_t)(nl - buf) : (size_t)n;
 }
 
 static const char *
@@ -1566,18 +1471,6 @@ split_words(const char *script, char *arg, char **w)
 	return n;
 }
 
-/* Room for n pointers, zeroed, from pages of our own rather than the heap. */
-static char **
-pointer_room(size_t n)
-{
-	void *p = mmap(NULL, n * sizeof(char *), PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		die(EXIT_FAILED, "out of memory");
-	return p;
-}
-
 static void
 read_shebang(struct request *rq, int argc, char **argv)
 {
@@ -1595,20 +1488,14 @@ read_shebang(struct request *rq, int argc, char **argv)
 		    "absolute path", script, w[i]);
 	if (same_file(w[i], argv[0]))	/* argv[0]: the #! line's, so us */
 		refuse_shebang(script, "interpreter is cgiguard itself");
-	/*
-	 * The words go before the script in argv's own array when they fit in
-	 * the slots of cgiguard and its #! argument (the words point into that
-	 * argument's string, not the array): no heap on the way.
-	 */
-	if (nw - i <= 2)
-		rq->argv = argv + 2 - (nw - i);
-	else
-		rq->argv = pointer_room((size_t)(nw - i + argc - 1));
+	/* The interpreter and its words, the script, its arguments, NULL. */
+	if ((rq->argv = calloc((size_t)(nw - i + argc - 1),
+	    sizeof(char *))) == NULL)
+		die_errno(EXIT_FAILED, "calloc");
 	for (j = i; j < nw; j++)
 		rq->argv[k++] = w[j];
-	if (rq->argv + k != argv + 2)
-		for (j = 2; j <= argc; j++)
-			rq->argv[k++] = argv[j];
+	for (j = 2; j < argc; j++)
+		rq->argv[k++] = argv[j];
 	rq->path = w[i];
 	/* suexec runs the script by its bare name: SCRIPT_FILENAME is its path. */
 	sf = getenv("SCRIPT_FILENAME");
@@ -1617,18 +1504,16 @@ read_shebang(struct request *rq, int argc, char **argv)
 
 /* ---- admin policy ------------------------------------------------------- */
 
-#define MAX_ROOTS	8
-
 /* The admin's file: options for the handler forms, caps for the rest. */
 struct policy {
 	int		 present;
-	struct config	 cf;		/* -1 (signal -2) where unset */
+	struct config	 cf;		/* what the file sets, and *_set */
 	const char	*root[MAX_ROOTS];
 	int		 nroots;
 	int		 allow_root;
 	int		 refuse_own;
-	int		 cap_user;	/* survivors per user, -1: no cap */
-	int		 cap_script;	/* survivors per script, -1: no cap */
+	int		 cap_user_set, cap_user;	/* survivors per user */
+	int		 cap_script_set, cap_script;	/* per script */
 };
 
 static struct policy policy;
@@ -1674,10 +1559,13 @@ policy_setting(const char *name, char *value)
 		policy.allow_root = parse_yes_no(name, value);
 	else if (strcmp(name, "refuse-own-files") == 0)
 		policy.refuse_own = parse_yes_no(name, value);
-	else if (strcmp(name, "survivors-per-user") == 0)
+	else if (strcmp(name, "survivors-per-user") == 0) {
 		policy.cap_user = (int)parse_number(name, value, 0, 1L << 20);
-	else if (strcmp(name, "survivors-per-script") == 0)
+		policy.cap_user_set = 1;
+	} else if (strcmp(name, "survivors-per-script") == 0) {
 		policy.cap_script = (int)parse_number(name, value, 0, 1L << 20);
+		policy.cap_script_set = 1;
+	}
 	else if (id < 0 || id == O_HELP || id == O_VERSION || id == O_LIST ||
 	    id == O_DRAIN || id == O_CHECK)
 		die(EXIT_FAILED, "unknown setting '%s'", name);
@@ -1699,7 +1587,7 @@ check_policy_owner(int fd)
 	    (st.st_mode & 022))
 		die(EXIT_FAILED, "%s: not a regular file that only root can "
 		    "change", policy_path);
-	format(dir, sizeof(dir), "%s", policy_path);
+	snprintf(dir, sizeof(dir), "%s", policy_path);
 	while ((slash = strrchr(dir, '/')) != NULL) {
 		slash[slash == dir] = '\0';
 		if (stat(dir, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))
@@ -1725,21 +1613,15 @@ trim(char *s)
 static size_t
 read_policy_text(int fd, char *text, size_t size)
 {
-	size_t len = 0;
-	ssize_t n;
+	ssize_t n = read_up_to(fd, text, size - 1);
 
-	while ((n = read(fd, text + len, size - 1 - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die_errno(EXIT_FAILED, policy_path);
-		len += (size_t)n;
-		if (len == size - 1)
-			die(EXIT_FAILED, "%s: larger than %zu bytes", policy_path,
-			    size - 1);
-	}
-	text[len] = '\0';
-	return len;
+	if (n < 0)
+		die_errno(EXIT_FAILED, policy_path);
+	if ((size_t)n == size - 1)
+		die(EXIT_FAILED, "%s: larger than %zu bytes", policy_path,
+		    size - 1);
+	text[n] = '\0';
+	return (size_t)n;
 }
 
 static void
@@ -1788,15 +1670,6 @@ parse_policy(char *text)
 	policy_line = 0;
 }
 
-static void
-reset_policy(void)
-{
-	memset(&policy, 0, sizeof(policy));
-	policy.cf.grace_ms = policy.cf.timeout_ms = -1;
-	policy.cf.stop_signal = -2;
-	policy.cap_user = policy.cap_script = -1;
-}
-
 /* No file, no policy; a file anyone but root can change is refused. */
 static void
 read_policy(void)
@@ -1805,7 +1678,7 @@ read_policy(void)
 	struct stat st;
 	int fd;
 
-	reset_policy();
+	memset(&policy, 0, sizeof(policy));
 	if (lstat(policy_path, &st) < 0 && errno == ENOENT && !checking)
 		return;
 	fd = open(policy_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
@@ -1841,9 +1714,9 @@ apply_caps(struct config *cf, const struct config *cap)
 {
 	int i;
 
-	if (cap->grace_ms >= 0 && cf->grace_ms > cap->grace_ms)
+	if (cap->grace_set && cf->grace_ms > cap->grace_ms)
 		cf->grace_ms = cap->grace_ms;
-	if (cap->timeout_ms > 0 && (cf->timeout_ms == 0 ||
+	if (cap->timeout_set && cap->timeout_ms > 0 && (cf->timeout_ms == 0 ||
 	    cf->timeout_ms > cap->timeout_ms))
 		cf->timeout_ms = cap->timeout_ms;
 	for (i = 0; i < NLIMITS; i++)
@@ -1874,9 +1747,9 @@ apply_policy(struct request *rq)
 	if (!policy.present || (!rq->cgi_context && rq->form != FORM_SHEBANG))
 		return;
 	if (rq->form == FORM_HANDLER || rq->form == FORM_ACTION) {
-		if (policy.cf.grace_ms >= 0)
+		if (policy.cf.grace_set)
 			rq->cf.grace_ms = policy.cf.grace_ms;
-		if (policy.cf.stop_signal != -2)
+		if (policy.cf.signal_set)
 			rq->cf.stop_signal = policy.cf.stop_signal;
 	}
 	apply_caps(&rq->cf, &policy.cf);
@@ -1983,9 +1856,9 @@ check_script_modes(const char *path)
 	char dir[PATH_MAX], *slash;
 	struct stat st, dst;
 
-	format(dir, sizeof(dir), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) == NULL)
-		format(dir, sizeof(dir), ".");
+		snprintf(dir, sizeof(dir), ".");
 	else
 		slash[slash == dir] = '\0';
 	if (lstat(path, &st) < 0 || stat(dir, &dst) < 0)
@@ -2006,7 +1879,7 @@ check_beneath_root(struct request *rq, const char *path)
 	if (root == NULL)
 		die(EXIT_CANNOT, "%s: not beneath a root named in %s", path,
 		    policy_path);
-	format(rel, sizeof(rel), "%s", path + skip);
+	snprintf(rel, sizeof(rel), "%s", path + skip);
 	base = strrchr(rel, '/');
 	*base++ = '\0';
 	if ((rootfd = open(root, O_LOOKUP | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -2040,7 +1913,7 @@ split_translated(const char *pt, const char **rest)
 	char *p, c;
 
 	if (pt == NULL || pt[0] != '/' ||
-	    format(buf, sizeof(buf), "%s", pt) >= (int)sizeof(buf))
+	    snprintf(buf, sizeof(buf), "%s", pt) >= (int)sizeof(buf))
 		die(EXIT_CANNOT, "handler: no usable PATH_TRANSLATED");
 	for (p = buf + 1; ; p++) {
 		if (*p != '/' && *p != '\0')
@@ -2060,52 +1933,11 @@ split_translated(const char *pt, const char **rest)
 	}
 }
 
-/*
- * setenv and unsetenv without the heap: entry ("NAME=value") replaces the
- * first NAME, or is appended; NULL removes every NAME.  The caller keeps
- * entry alive.  Only appending needs a new array, from pages of our own.
- */
-static void
-env_put(const char *name, char *entry)
-{
-	size_t len = strlen(name), n, i;
-	char **grown;
-
-	for (n = 0; environ[n] != NULL; n++)
-		if (strncmp(environ[n], name, len) == 0 &&
-		    environ[n][len] == '=') {
-			if (entry != NULL) {
-				environ[n] = entry;
-				return;
-			}
-			for (i = n; environ[i] != NULL; i++)
-				environ[i] = environ[i + 1];
-			n--;
-		}
-	if (entry == NULL)
-		return;
-	grown = pointer_room(n + 2);
-	memcpy(grown, environ, n * sizeof(char *));
-	grown[n] = entry;
-	environ = grown;
-}
-
 static void
 set_env(const char *name, const char *value)
 {
-	static char entries[4][PATH_MAX + 32];	/* one per variable we set */
-	static int used;
-	char *e = NULL;
-
-	if (value != NULL) {
-		if (used == 4)
-			die(EXIT_FAILED, "setenv: %s", strerror(ENOMEM));
-		e = entries[used++];
-		if (format(e, sizeof(entries[0]), "%s=%s", name, value) >=
-		    (int)sizeof(entries[0]))
-			die(EXIT_FAILED, "setenv: %s", strerror(ENAMETOOLONG));
-	}
-	env_put(name, e);
+	if ((value != NULL ? setenv(name, value, 1) : unsetenv(name)) < 0)
+		die_errno(EXIT_FAILED, "setenv");
 }
 
 /* The CGI sees what it would see if the server had run it directly. */
@@ -2118,10 +1950,10 @@ set_handler_env(const char *target, const char *rest)
 
 	set_env("SCRIPT_FILENAME", target);
 	if (pi != NULL && np >= nr && strcmp(pi + np - nr, rest) == 0) {
-		format(buf, sizeof(buf), "%.*s", (int)(np - nr), pi);
+		snprintf(buf, sizeof(buf), "%.*s", (int)(np - nr), pi);
 		set_env("SCRIPT_NAME", buf);
 	}
-	format(buf, sizeof(buf), "%s%s", dr ? dr : "", rest);
+	snprintf(buf, sizeof(buf), "%s%s", dr ? dr : "", rest);
 	set_env("PATH_INFO", *rest ? rest : NULL);
 	set_env("PATH_TRANSLATED", *rest && dr ? buf : NULL);
 }
@@ -2152,7 +1984,7 @@ enter_script_dir(const struct request *rq)
 {
 	char dir[PATH_MAX], *slash;
 
-	format(dir, sizeof(dir), "%s", rq->path);
+	snprintf(dir, sizeof(dir), "%s", rq->path);
 	if ((slash = strrchr(dir, '/')) == NULL)
 		return;
 	slash[slash == dir] = '\0';
@@ -2305,7 +2137,7 @@ resolve_program(struct request *rq)
 		if (end == NULL)
 			end = p + strlen(p);
 		/* An empty element is the CGI's directory: no place to look. */
-		if (end > p && format(buf, sizeof(buf), "%.*s/%s",
+		if (end > p && snprintf(buf, sizeof(buf), "%.*s/%s",
 		    (int)(end - p), p, rq->path) < (int)sizeof(buf)) {
 			if ((e = check_runnable(buf)) == 0) {
 				rq->path = buf;
@@ -2321,17 +2153,6 @@ resolve_program(struct request *rq)
 	die(EXIT_ENOENT, "%s: command not found", rq->path);
 }
 
-/* getcwd(3); on Linux without libc's, whose NULL case links in malloc. */
-static int
-current_dir(char *buf, size_t size)
-{
-#if defined(LINUX_EXTRAS) && defined(SYS_getcwd)
-	return syscall(SYS_getcwd, buf, size) > 0 && buf[0] == '/' ? 0 : -1;
-#else
-	return getcwd(buf, size) != NULL ? 0 : -1;
-#endif
-}
-
 /* What the log calls the script: always an absolute path. */
 static void
 make_script_absolute(struct request *rq, const char *asked)
@@ -2341,9 +2162,9 @@ make_script_absolute(struct request *rq, const char *asked)
 
 	if (rq->script == asked)
 		rq->script = rq->path;	/* found through PATH */
-	if (rq->script[0] == '/' || current_dir(cwd, sizeof(cwd)) < 0)
+	if (rq->script[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
 		return;
-	if (format(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
+	if (snprintf(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
 	    (int)sizeof(buf))
 		rq->script = buf;
 }
@@ -2353,15 +2174,9 @@ make_script_absolute(struct request *rq, const char *asked)
 static int
 env_matches(const char *var, const char *const *list)
 {
-	const char *v, *p;
-
-	/* By hand: most words differ at once, and this runs for every pair. */
-	for (; *list != NULL; list++) {
-		for (v = var, p = *list; *p != '\0' && *v == *p; v++, p++)
-			;
-		if (*p == '\0')
+	for (; *list != NULL; list++)
+		if (strncmp(var, *list, strlen(*list)) == 0)
 			return 1;
-	}
 	return 0;
 }
 
@@ -2389,7 +2204,6 @@ env_passed(const char *var, const struct config *cf)
 static void
 scrub_environment(const struct config *cf)
 {
-	static char safe_path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
 	char **from, **to, dropped[FIELD_MAX + 2] = "";
 	size_t used = 0, n;
 	struct line l;
@@ -2402,7 +2216,7 @@ scrub_environment(const struct config *cf)
 			n = strcspn(*from, "=");
 			if (used < sizeof(dropped) - 1 &&	/* PATH: replaced */
 			    strncmp(*from, "PATH=", 5) != 0)
-				used += (size_t)format(dropped + used,
+				used += (size_t)snprintf(dropped + used,
 				    sizeof(dropped) - used, "%s%.*s",
 				    used ? "," : "", (int)n, *from);
 			continue;
@@ -2411,7 +2225,7 @@ scrub_environment(const struct config *cf)
 	}
 	*to = NULL;
 	if (cf->clean_env)
-		env_put("PATH", safe_path);
+		set_env("PATH", "/usr/local/bin:/usr/bin:/bin");
 	if (cf->verbose && used > 0) {
 		line_start(&l, "env");
 		line_add(&l, "dropped", dropped);
@@ -2752,13 +2566,13 @@ fail_spawn(const struct spawn *sp)
 	char msg[PATH_MAX + 128];
 
 	if (sp->step == STEP_EXEC)
-		format(msg, sizeof(msg), "%s: %s", sp->rq->path,
+		snprintf(msg, sizeof(msg), "%s: %s", sp->rq->path,
 		    strerror(sp->err));
 	else if (sp->step == STEP_SWAPPED)
-		format(msg, sizeof(msg), "%s: changed since it was checked",
+		snprintf(msg, sizeof(msg), "%s: changed since it was checked",
 		    sp->rq->path);
 	else
-		format(msg, sizeof(msg), "cannot set up the CGI: %s",
+		snprintf(msg, sizeof(msg), "cannot set up the CGI: %s",
 		    strerror(sp->err));
 	fail_request(spawn_status(sp), msg);
 	return spawn_status(sp);
@@ -2827,7 +2641,15 @@ enum { TELL_EXIT = 'x', TELL_UNSHIELDED = 'u' };
 static int
 responded(const struct keeper *k)
 {
-	return k->to_front < 0;
+	return k->front >= FRONT_ANSWERED;
+}
+
+static void
+front_answered(struct keeper *k)
+{
+	close_fd(&k->to_front);
+	if (k->front < FRONT_ANSWERED)
+		k->front = FRONT_ANSWERED;
 }
 
 static void
@@ -2838,7 +2660,7 @@ tell_front_what(struct keeper *k, int what, int value)
 	if (responded(k))
 		return;
 	(void)write_all(k->to_front, (const char *)b, sizeof(b));
-	close_fd(&k->to_front);
+	front_answered(k);
 }
 
 static void
@@ -2862,108 +2684,49 @@ signal_cgi(struct keeper *k, int sig)
 		(void)kill(-k->cgi, sig);
 }
 
-/* ---- directories --------------------------------------------------------- */
+/* ---- /proc ---------------------------------------------------------------- */
 
-#ifdef LINUX_EXTRAS		/* every scan is of /proc */
 /*
- * The names in a directory.  On Linux getdents64 fills a buffer of the
- * caller's; opendir would take one from the heap.
+ * Linux's /proc shows every process: the tree kill, the survivors cap and
+ * --list and --drain read it, all through proc_walk.  Where there is none
+ * (other systems, or an empty directory in its place under a chroot or in a
+ * container), proc_walk fails and each says what it does without.
  */
-#ifdef SYS_getdents64
-#define DIR_GETDENTS
-#endif
-
-struct dir_scan {
-#ifdef DIR_GETDENTS
-	int		 fd;
-	long		 len, off;
-	long long	 buf[256];	/* struct linux_dirent64 records */
-#else
-	DIR		*d;
-#endif
-};
-
-static int
-dir_open(struct dir_scan *ds, const char *path)
-{
-#ifdef DIR_GETDENTS
-	ds->len = ds->off = 0;
-	ds->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return ds->fd < 0 ? -1 : 0;
-#else
-	return (ds->d = opendir(path)) == NULL ? -1 : 0;
-#endif
-}
-
-/* The next name, "." and ".." included; NULL at the end. */
-static const char *
-dir_next(struct dir_scan *ds)
-{
-#ifdef DIR_GETDENTS
-	unsigned short reclen;
-	const char *rec;
-
-	while (ds->off >= ds->len) {
-		ds->len = (long)syscall(SYS_getdents64, ds->fd, ds->buf,
-		    sizeof(ds->buf));
-		if (ds->len < 0 && errno == EINTR)
-			continue;
-		if (ds->len <= 0)
-			return NULL;
-		ds->off = 0;
-	}
-	/* d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), d_name */
-	rec = (const char *)ds->buf + ds->off;
-	memcpy(&reclen, rec + 16, sizeof(reclen));
-	ds->off += reclen;
-	return rec + 19;
-#else
-	struct dirent *de = readdir(ds->d);
-
-	return de != NULL ? de->d_name : NULL;
-#endif
-}
-
-static void
-dir_close(struct dir_scan *ds)
-{
-#ifdef DIR_GETDENTS
-	close(ds->fd);
-#else
-	closedir(ds->d);
-#endif
-}
-#endif	/* LINUX_EXTRAS */
-
-/* ---- the keeper: killing the tree ---------------------------------------- */
-
-#ifdef LINUX_EXTRAS
-struct proc {
-	pid_t			pid, ppid;
-	unsigned long long	start;
-};
-
-/* An empty directory in /proc's place (a chroot, a container) shows nobody. */
-static int
-proc_mounted(void)
-{
-	return access("/proc/self/stat", F_OK) == 0;
-}
-
 static int
 read_small(const char *path, char *buf, size_t size)
 {
-	ssize_t n;
-	int fd;
+	ssize_t n = read_path(path, buf, size - 1);
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
 	if (n < 0)
 		return -1;
 	buf[n] = '\0';
 	return 0;
+}
+
+/* visit(pid, arg) for every process but ours, until it returns nonzero. */
+static int
+proc_walk(int (*visit)(const char *, void *), void *arg)
+{
+#ifdef LINUX_EXTRAS
+	struct dirent *de;
+	char self[24];
+	DIR *d;
+
+	if (access("/proc/self/stat", F_OK) < 0 ||
+	    (d = opendir("/proc")) == NULL)
+		return -1;
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    strcmp(de->d_name, self) != 0 && visit(de->d_name, arg) != 0)
+			break;
+	closedir(d);
+	return 0;
+#else
+	(void)visit;
+	(void)arg;
+	return -1;
+#endif
 }
 
 static int
@@ -2973,7 +2736,7 @@ read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
 	unsigned long long v;
 	int field;
 
-	format(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
 	    (p = strrchr(buf, ')')) == NULL)
 		return -1;
@@ -2998,6 +2761,34 @@ read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
 	return 0;
 }
 
+static long
+real_uid_of(const char *pid)
+{
+	char path[64], buf[2048], *p;
+	unsigned long long uid;
+	const char *end;
+	int overflow = 0;
+
+	snprintf(path, sizeof(path), "/proc/%.20s/status", pid);
+	if (read_small(path, buf, sizeof(buf)) < 0 ||
+	    (p = strstr(buf, "\nUid:")) == NULL)
+		return -1;
+	for (p += 5; *p == '\t' || *p == ' '; p++)
+		;
+	end = parse_digits(p, &uid, &overflow);
+	if (end == NULL || overflow || (*end != '\t' && *end != ' ') ||
+	    uid > LONG_MAX)
+		return -1;
+	return (long)uid;
+}
+
+/* ---- the keeper: killing the tree ---------------------------------------- */
+
+struct proc {
+	pid_t			pid, ppid;
+	unsigned long long	start;
+};
+
 /* Signal by pidfd, after checking the pid still is the process we saw. */
 static int
 signal_exact(const struct proc *p, int sig)
@@ -3019,8 +2810,6 @@ signal_exact(const struct proc *p, int sig)
 		r = kill(p->pid, sig);
 	return r;
 }
-
-#define TREE_MAX	4096	/* descendants one kill stops and kills */
 
 struct tree {
 	struct proc	*p;		/* TREE_MAX of them */
@@ -3058,128 +2847,49 @@ tree_add(struct tree *t, pid_t pid)
 	t->n++;
 }
 
-/* Every pid in a children file, read whole however long it is. */
-static void
-add_listed(struct tree *t, const char *path)
+/* A process whose parent is in the tree joins it. */
+static int
+add_if_descendant(const char *name, void *tree)
 {
-	char buf[4096];
-	long long child = 0;
-	int fd, digits = 0;
-	ssize_t n, i;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		for (i = 0; i < n; i++) {
-			if (buf[i] >= '0' && buf[i] <= '9') {
-				if (child < INT_MAX)
-					child = child * 10 + (buf[i] - '0');
-				digits = 1;
-				continue;
-			}
-			if (digits && child <= INT_MAX)
-				tree_add(t, (pid_t)child);
-			child = digits = 0;
-		}
-	}
-	if (digits && child <= INT_MAX)
-		tree_add(t, (pid_t)child);
-	close(fd);
-}
-
-/* The children of every thread of pid, as the kernel lists them. */
-static void
-add_children(struct tree *t, pid_t pid)
-{
-	struct dir_scan d;
-	const char *name;
-	char path[96];
-
-	format(path, sizeof(path), "/proc/%ld/task", (long)pid);
-	if (dir_open(&d, path) < 0)
-		return;
-	while ((name = dir_next(&d)) != NULL) {
-		if (name[0] == '.')
-			continue;
-		format(path, sizeof(path), "/proc/%ld/task/%.20s/children",
-		    (long)pid, name);
-		add_listed(t, path);
-	}
-	dir_close(&d);
-}
-
-/* Without the children files: every process whose parent is in the tree. */
-static void
-add_by_scan(struct tree *t, pid_t self)
-{
-	unsigned long long start, pid;
-	struct dir_scan d;
-	const char *name, *end;
+	unsigned long long pid, start;
 	int overflow = 0;
+	const char *end = parse_digits(name, &pid, &overflow);
 	pid_t ppid;
 
-	if (dir_open(&d, "/proc") < 0)
-		return;
-	while ((name = dir_next(&d)) != NULL) {
-		end = parse_digits(name, &pid, &overflow);
-		if (end == NULL || *end != '\0' || overflow || pid <= 1 ||
-		    pid > INT_MAX || (pid_t)pid == self ||
-		    read_stat((pid_t)pid, &ppid, &start) < 0)
-			continue;
-		if (in_tree(t, ppid))
-			tree_add(t, (pid_t)pid);
-	}
-	dir_close(&d);
+	if (end != NULL && *end == '\0' && !overflow && pid <= INT_MAX &&
+	    read_stat((pid_t)pid, &ppid, &start) == 0 && in_tree(tree, ppid))
+		tree_add(tree, (pid_t)pid);
+	return 0;
 }
 
-/* Stop every descendant, looking again until none is new, then kill them all. */
+/*
+ * Stop every descendant, looking again until none is new, then kill them
+ * all: the CGI's process group, and what left it.  Without /proc, the group
+ * only.
+ */
 static int
 kill_tree(struct keeper *k)
 {
 	static struct proc procs[TREE_MAX];	/* touched only by a kill */
-	pid_t self = getpid();
-	struct tree t = { procs, 0, self };
+	struct tree t = { procs, 0, getpid() };
 	long long give_up = now_ms() + 500;
-	char path[64];
 	size_t before, i;
-	int round, listed;
+	int round, walked = 0;
 
-	format(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)self,
-	    (long)self);
-	listed = access(path, R_OK) == 0;
 	signal_cgi(k, SIGSTOP);
 	for (round = 0; round < 64 && now_ms() < give_up; round++) {
 		before = t.n;
-		if (listed) {
-			add_children(&t, self);
-			for (i = 0; i < t.n; i++)
-				add_children(&t, t.p[i].pid);
-		} else
-			add_by_scan(&t, self);
-		if (t.n == before)
+		if (proc_walk(add_if_descendant, &t) < 0 || t.n == before)
 			break;
+		walked = 1;
 	}
 	signal_cgi(k, SIGKILL);
 	for (i = 0; i < t.n; i++)
 		(void)signal_exact(&t.p[i], SIGKILL);
-	return (int)t.n;
+	return walked ? (int)t.n : 1;
 }
-#else
-static int
-kill_tree(struct keeper *k)
-{
-	signal_cgi(k, SIGKILL);
-	return 1;
-}
-#endif
 
 /* ---- the keeper: survivors cap ------------------------------------------- */
-
-#define SERVER_GRACE_MS	3000	/* what a server without cgiguard allows */
 
 /*
  * A surviving keeper names itself "cg:" and a hash of its script.  Only the
@@ -3198,85 +2908,65 @@ survivor_name(const struct keeper *k, char *name, size_t size)
 		h = (h ^ (unsigned long long)st.st_dev) * 1099511628211ULL;
 		h = (h ^ (unsigned long long)st.st_ino) * 1099511628211ULL;
 	}
-	format(name, size, "cg:%012llx", h & 0xffffffffffffULL);
+	snprintf(name, size, "cg:%012llx", h & 0xffffffffffffULL);
 }
 
-#ifdef LINUX_EXTRAS
-static long
-real_uid_of(const char *pid)
-{
-	char path[64], buf[2048], *p;
-	unsigned long long uid;
-	const char *end;
-	int overflow = 0;
+struct survivors {
+	const char	*name;		/* ours */
+	int		 user, script;	/* others of our user; of our script */
+};
 
-	format(path, sizeof(path), "/proc/%.20s/status", pid);
-	if (read_small(path, buf, sizeof(buf)) < 0 ||
-	    (p = strstr(buf, "\nUid:")) == NULL)
-		return -1;
-	for (p += 5; *p == '\t' || *p == ' '; p++)
-		;
-	end = parse_digits(p, &uid, &overflow);
-	if (end == NULL || overflow || (*end != '\t' && *end != ' ') ||
-	    uid > LONG_MAX)
-		return -1;
-	return (long)uid;
-}
-
-/* Other survivors of our user, and of our script; -1 if /proc is unreadable. */
 static int
-count_survivors(const char *name, int *user, int *script)
+count_survivor(const char *pid, void *arg)
 {
-	char path[64], comm[32], self[32];
-	struct dir_scan d;
-	const char *pid;
+	struct survivors *sv = arg;
+	char path[64], comm[32];
 
-	*user = *script = 0;
-	format(self, sizeof(self), "%ld", (long)getpid());
-	if (!proc_mounted() || dir_open(&d, "/proc") < 0)
-		return -1;
-	while ((pid = dir_next(&d)) != NULL) {
-		if (pid[0] < '1' || pid[0] > '9' || strcmp(pid, self) == 0)
-			continue;
-		format(path, sizeof(path), "/proc/%.20s/comm", pid);
-		if (read_small(path, comm, sizeof(comm)) < 0 ||
-		    strncmp(comm, "cg:", 3) != 0 ||
-		    real_uid_of(pid) != (long)getuid())
-			continue;
-		(*user)++;
-		*script += strncmp(comm, name, strlen(name)) == 0;
+	snprintf(path, sizeof(path), "/proc/%.20s/comm", pid);
+	if (read_small(path, comm, sizeof(comm)) == 0 &&
+	    strncmp(comm, "cg:", 3) == 0 && real_uid_of(pid) == (long)getuid()) {
+		sv->user++;
+		sv->script += strncmp(comm, sv->name, strlen(sv->name)) == 0;
 	}
-	dir_close(&d);
 	return 0;
 }
+
+/* The name ps shows for us: only a process can set its own. */
+static int
+name_self(const char *name)
+{
+#ifdef LINUX_EXTRAS
+	return prctl(PR_SET_NAME, name, 0, 0, 0);
+#else
+	(void)name;
+	errno = ENOSYS;
+	return -1;
 #endif
+}
 
 static int
 take_survivor_slot(const struct keeper *k, const char **full)
 {
 	char name[16];
+	struct survivors sv = { name, 0, 0 };
 
 	*full = NULL;
-	if (policy.cap_user < 0 && policy.cap_script < 0)
+	if (!policy.cap_user_set && !policy.cap_script_set)
 		return 1;
 	survivor_name(k, name, sizeof(name));
-#ifdef LINUX_EXTRAS
-	if (prctl(PR_SET_NAME, name, 0, 0, 0) == 0) {
-		int user = 0, script = 0;
-
-		if (count_survivors(name, &user, &script) < 0)
-			*full = "unsupported";
-		else if (policy.cap_user >= 0 && user >= policy.cap_user)
-			*full = "user";
-		else if (policy.cap_script >= 0 && script >= policy.cap_script)
-			*full = "script";
-		else
-			return 1;
-		(void)prctl(PR_SET_NAME, "cgiguard", 0, 0, 0);
+	if (name_self(name) < 0) {
+		*full = "unsupported";
 		return 0;
 	}
-#endif
-	*full = "unsupported";
+	if (proc_walk(count_survivor, &sv) < 0)
+		*full = "unsupported";
+	else if (policy.cap_user_set && sv.user >= policy.cap_user)
+		*full = "user";
+	else if (policy.cap_script_set && sv.script >= policy.cap_script)
+		*full = "script";
+	else
+		return 1;
+	(void)name_self("cgiguard");
 	return 0;
 }
 
@@ -3299,6 +2989,7 @@ start_grace(struct keeper *k)
 		log_line(&l);
 	}
 	k->at[GRACE] = now_ms() + grace;
+	k->graced = 1;
 }
 
 /* ---- the keeper: events -------------------------------------------------- */
@@ -3320,7 +3011,7 @@ log_abandoned(struct keeper *k, int received, int sent)
 	struct line l;
 
 	line_start(&l, "abandoned");
-	line_add(&l, "reason", k->abandon_reason);
+	line_add(&l, "reason", reason_names[k->abandoned]);
 	if (received > 0)
 		line_add(&l, "received", signal_name(received));
 	line_add(&l, "signal", sent > 0 ? signal_name(sent) : "none");
@@ -3331,18 +3022,19 @@ log_abandoned(struct keeper *k, int received, int sent)
 
 /* The request is over for the server; the CGI gets its stop signal and --grace. */
 static void
-abandon(struct keeper *k, const char *reason, int received, int front_status)
+abandon(struct keeper *k, enum abandon_reason reason, int received,
+    int front_status)
 {
 	int stop = k->rq->cf.stop_signal;
 
 	if (k->phase != RUNNING)
 		return;
-	if (strcmp(reason, "timeout") == 0 && k->rq->cgi_context &&
+	if (reason == TIMED_OUT && k->rq->cgi_context &&
 	    !k->output_started && server_listening(k))
 		(void)write_or_drop(STDOUT_FILENO, k->out.sink, fixed_504,
 		    sizeof(fixed_504) - 1);
 	enter(k, ABANDONED);
-	k->abandon_reason = reason;
+	k->abandoned = reason;
 	signal_cgi(k, stop);
 	/* A stopped CGI would sit out its grace without running its handler. */
 	if (stop > 0 && stop != SIGKILL && stop != SIGCONT)
@@ -3383,9 +3075,9 @@ reap_on_sigchld(struct keeper *k)
 
 /* The front has exited (passing on received, or not): no one to tell. */
 static void
-front_left(struct keeper *k, const char *reason, int received)
+front_left(struct keeper *k, enum abandon_reason reason, int received)
 {
-	close_fd(&k->to_front);
+	front_answered(k);
 	abandon(k, reason, received, 0);
 }
 
@@ -3400,7 +3092,7 @@ take_forwarded(struct keeper *k)
 		if (sig == SIGCHLD || !took(sig))
 			continue;
 		if (is_abandon_signal(sig))
-			front_left(k, "signal", sig);
+			front_left(k, BY_SIGNAL, sig);
 		else if (k->phase == RUNNING)
 			signal_cgi(k, sig);
 	}
@@ -3416,7 +3108,7 @@ front_gone(struct keeper *k)
 {
 	(void)wait_for(NULL, 0, 0);
 	take_forwarded(k);
-	front_left(k, "front-died", 0);
+	front_left(k, FRONT_DIED, 0);
 }
 
 /* ---- the keeper: output -------------------------------------------------- */
@@ -3424,15 +3116,18 @@ front_gone(struct keeper *k)
 static int
 server_listening(const struct keeper *k)
 {
-	return !k->released && k->phase == RUNNING && !k->at[SETTLE];
+	return k->front < SERVER_RELEASED && k->phase == RUNNING &&
+	    !k->pipe_broke;
 }
 
 /* Servers close the pipes and signal together: give the signal time to win. */
 static void
 server_gone(struct keeper *k)
 {
-	if (!k->at[SETTLE])
-		k->at[SETTLE] = now_ms() + SETTLE_MS;
+	if (k->pipe_broke || k->phase != RUNNING)
+		return;
+	k->pipe_broke = 1;
+	k->at[SETTLE] = now_ms() + SETTLE_MS;
 }
 
 /*
@@ -3448,41 +3143,23 @@ output_failed(struct keeper *k, struct stream *s, int err)
 	if (err == EPIPE || err == ECONNRESET)
 		server_gone(k);
 	else if (s == &k->out) {
-		format(msg, sizeof(msg), "stdout: %s", strerror(err));
+		snprintf(msg, sizeof(msg), "stdout: %s", strerror(err));
 		report("failed", msg);
-		abandon(k, "output-error", 0, EXIT_FAILED);
+		abandon(k, OUTPUT_ERROR, 0, EXIT_FAILED);
 	}
 }
 
-#ifdef __GNUC__
-typedef unsigned char bytes16 __attribute__((vector_size(16)));
-#endif
-
-/*
- * Newlines in buf.  Written with the compilers' vector type, a flood is
- * counted at memory speed at any -O level (-Os vectorises no loop): each
- * lane of sum counts up to 255 blocks before it is added up.
- */
+/* Newlines in buf. */
 static unsigned long
 count_lines(const char *buf, size_t n)
 {
+	const char *end = buf + n;
 	unsigned long lines = 0;
-	size_t i = 0, j;
-#ifdef __GNUC__
-	bytes16 v, sum;
 
-	while (n - i >= sizeof(v)) {
-		memset(&sum, 0, sizeof(sum));
-		for (j = 0; j < 255 && n - i >= sizeof(v); j++, i += sizeof(v)) {
-			memcpy(&v, buf + i, sizeof(v));
-			sum -= (bytes16)(v == '\n');	/* -1 where equal */
-		}
-		for (j = 0; j < sizeof(sum); j++)
-			lines += sum[j];
+	while ((buf = memchr(buf, '\n', (size_t)(end - buf))) != NULL) {
+		lines++;
+		buf++;
 	}
-#endif
-	for (; i < n; i++)
-		lines += buf[i] == '\n';
 	return lines;
 }
 
@@ -3530,12 +3207,10 @@ static void
 widen_pipe(struct keeper *k)
 {
 #ifdef F_SETPIPE_SZ
-	if (fcntl(k->out.from, F_SETPIPE_SZ, BULK_PIPE) > 0) {
+	if (fcntl(k->out.from, F_SETPIPE_SZ, BULK_PIPE) > 0)
 		k->chunk = BULK_PIPE;
-		return;
-	}
 #endif
-	k->chunk = RELAY_CHUNK + 1;	/* tried once */
+	k->widen_tried = 1;
 }
 #endif
 
@@ -3552,7 +3227,7 @@ splice_output(struct keeper *k)
 
 	n = splice(k->out.from, NULL, STDOUT_FILENO, NULL, k->chunk,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n == RELAY_CHUNK && k->chunk == RELAY_CHUNK)
+	if (n == RELAY_CHUNK && !k->widen_tried)
 		widen_pipe(k);
 	if (n > 0) {
 		k->output_started = 1;
@@ -3605,7 +3280,7 @@ flush_stream(struct keeper *k, struct stream *s)
  * touching our buffer.  -1 where splice cannot (then read).
  */
 static int
-discard_output(struct keeper *k)
+splice_to_null(struct keeper *k)
 {
 #if defined(LINUX_EXTRAS) && defined(SPLICE_F_NONBLOCK)
 	static int null_fd = -2;
@@ -3632,17 +3307,18 @@ discard_output(struct keeper *k)
 
 /* Once the server no longer listens: stdout is discarded, stderr logged. */
 static int
-drain_stream(struct keeper *k, struct stream *s)
+discard_stream(struct keeper *k, struct stream *s)
 {
+	static char sink[RELAY_CHUNK];	/* read in big bites: a flood is cheap */
 	ssize_t n;
 
 	if (s == &k->err && s->len > 0)
 		log_stderr(k, s->buf + s->off, s->len);
 	s->len = 0;
 	s->full = 0;
-	if (s == &k->out && (n = discard_output(k)) >= 0)
+	if (s == &k->out && (n = splice_to_null(k)) >= 0)
 		return (int)n;
-	if ((n = read(s->from, s->buf, s->size)) == 0) {
+	if ((n = read(s->from, sink, sizeof(sink))) == 0) {
 		close_fd(&s->from);
 		if (s == &k->err)
 			log_stderr_end(k);
@@ -3651,7 +3327,7 @@ drain_stream(struct keeper *k, struct stream *s)
 	if (n < 0)
 		return 0;
 	if (s == &k->err)
-		log_stderr(k, s->buf, (size_t)n);
+		log_stderr(k, sink, (size_t)n);
 	return 1;
 }
 
@@ -3662,7 +3338,7 @@ relay(struct keeper *k, struct stream *s)
 	ssize_t n;
 
 	if (!server_listening(k))
-		return drain_stream(k, s);
+		return discard_stream(k, s);
 	if (s->len > 0)
 		return flush_stream(k, s);
 	if (s == &k->out && k->splice_ok && s->sink == SINK_PIPE)
@@ -3702,10 +3378,10 @@ end_response(struct keeper *k)
 static int
 keeper_done(const struct keeper *k)
 {
-	if (k->phase == KILLED && !k->at[REAP])
+	if (k->reap_given_up)
 		return 1;
 	return k->cgi_wstatus >= 0 && !k->children && k->out.from < 0 &&
-	    k->err.from < 0 && k->released;
+	    k->err.from < 0 && k->front == SERVER_RELEASED;
 }
 
 /*
@@ -3720,7 +3396,7 @@ release_server(struct keeper *k)
 
 	if (k->out.sink == SINK_SOCKET)
 		(void)shutdown(STDOUT_FILENO, SHUT_WR);
-	k->released = 1;
+	k->front = SERVER_RELEASED;
 	log_detach_stderr();
 	if (!keeper_done(k) &&
 	    (null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
@@ -3742,8 +3418,7 @@ log_killed(struct keeper *k, int processes)
 	char secs[32];
 
 	line_start(&l, "killed");
-	line_add(&l, "reason", k->abandon_reason != NULL &&
-	    strcmp(k->abandon_reason, "timeout") == 0 ? "timeout" : "grace");
+	line_add(&l, "reason", k->abandoned == TIMED_OUT ? "timeout" : "grace");
 	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
 	line_addf(&l, "processes", "%d", processes);
 	line_add(&l, "script", k->rq->script);
@@ -3766,7 +3441,7 @@ log_finished(struct keeper *k)
 	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
 	if (k->phase == ABANDONED)
 		line_add(&l, "after", "abandoned");
-	else if (k->at[GRACE])
+	else if (k->graced)
 		line_add(&l, "after", "response");
 	line_add(&l, "script", k->rq->script);
 	log_line(&l);
@@ -3808,11 +3483,11 @@ check_deadlines(struct keeper *k)
 			continue;
 		k->at[d] = 0;
 		switch (d) {
-		case TIMEOUT:	abandon(k, "timeout", 0, EXIT_TIMEDOUT); break;
-		case SETTLE:	abandon(k, "pipe", 0, 128 + SIGPIPE); break;
+		case TIMEOUT:	abandon(k, TIMED_OUT, 0, EXIT_TIMEDOUT); break;
+		case SETTLE:	abandon(k, PIPE_BROKE, 0, 128 + SIGPIPE); break;
 		case LINGER:	end_response(k); break;
 		case GRACE:	kill_at_deadline(k); break;
-		case REAP:	break;	/* keeper_done: gave up on the reaping */
+		case REAP:	k->reap_given_up = 1; break;
 		}
 	}
 }
@@ -3826,7 +3501,7 @@ check_end(struct keeper *k)
 		else if (!k->at[LINGER])
 			k->at[LINGER] = now_ms() + LINGER_MS;
 	}
-	if (responded(k) && k->front_zombie && !k->released)
+	if (k->front == FRONT_GONE)
 		release_server(k);
 }
 
@@ -3835,7 +3510,7 @@ static int
 next_timeout(const struct keeper *k)
 {
 	long long soon = soonest(k), t;
-	int look = k->rq->front_pidfd < 0 && !k->front_zombie && responded(k);
+	int look = k->rq->front_pidfd < 0 && k->front == FRONT_ANSWERED;
 
 	if (soon < 0 && !look)
 		return -1;
@@ -3849,8 +3524,9 @@ next_timeout(const struct keeper *k)
 static void
 check_front_fallback(struct keeper *k)
 {
-	if (k->rq->front_pidfd < 0 && responded(k) && getppid() != k->rq->front)
-		k->front_zombie = 1;
+	if (k->rq->front_pidfd < 0 && k->front == FRONT_ANSWERED &&
+	    getppid() != k->rq->front)
+		k->front = FRONT_GONE;
 }
 
 enum { P_TO_FRONT, P_FRONT, P_OUT, P_ERR, P_SERVER_OUT, P_SERVER_ERR, NPOLL };
@@ -3863,7 +3539,7 @@ watch(const struct keeper *k, struct pollfd *p)
 
 	memset(p, 0, NPOLL * sizeof(*p));
 	p[P_TO_FRONT].fd = k->to_front;	/* events 0: POLLERR, POLLHUP */
-	p[P_FRONT].fd = k->front_zombie ? -1 : k->rq->front_pidfd;
+	p[P_FRONT].fd = k->front >= FRONT_GONE ? -1 : k->rq->front_pidfd;
 	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
 	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
 	/* Polled even when nothing waits: a silent CGI learns of a hang-up. */
@@ -3895,8 +3571,11 @@ dispatch(struct keeper *k, const struct pollfd *p)
 	if (took(SIGCHLD))
 		reap_on_sigchld(k);
 	take_forwarded(k);
-	if (p[P_FRONT].revents)
-		k->front_zombie = 1;
+	if (p[P_FRONT].revents && k->front < FRONT_GONE) {
+		if (!responded(k))	/* its end of to_front not seen closed yet */
+			front_gone(k);
+		k->front = FRONT_GONE;
+	}
 	server_ready(k, &k->out, p[P_SERVER_OUT].revents);
 	server_ready(k, &k->err, p[P_SERVER_ERR].revents);
 	if (p[P_OUT].revents)
@@ -3995,7 +3674,7 @@ init_keeper(struct request *rq, struct keeper *k)
 
 /* Out of the server's process group and session, and out of reach. */
 static void
-leave_server(void)
+out_of_reach(void)
 {
 	(void)setsid();
 #ifdef LINUX_EXTRAS
@@ -4010,7 +3689,7 @@ become_keeper(struct request *rq, struct keeper *k)
 {
 	init_keeper(rq, k);
 	forwarder = rq->front;
-	leave_server();
+	out_of_reach();
 	catch_signal(SIGCHLD, 0, NULL);
 	close_inherited(k);
 	set_nonblock(k->out.from);
@@ -4139,9 +3818,6 @@ open_channels(struct request *rq)
  * (bounded by its DURATION), and neither ever signals anything.
  */
 #define MARK		"cgiguard: keeper "
-#define MARK_MAX	4096	/* the kernel shows one page of a rewritten title */
-#define DEFAULT_DRAIN_MS	30000LL
-#define DRAIN_POLL_MS		100
 
 struct mark {
 	const char	*state;
@@ -4193,7 +3869,7 @@ save_script(struct request *rq)
 		to = title + title_size - len;
 		memmove(to, rq->script, len);
 	} else
-		format(saved, sizeof(saved), "%s", rq->script);
+		snprintf(saved, sizeof(saved), "%s", rq->script);
 	rq->script = to;
 }
 
@@ -4213,7 +3889,7 @@ publish_state(const struct keeper *k)
 		environ = no_environ;
 	}
 	deadline = k->phase == RUNNING ? k->at[TIMEOUT] : k->at[GRACE];
-	n = format(title, title_size, MARK "state=%s start=%lld deadline=%lld "
+	n = snprintf(title, title_size, MARK "state=%s start=%lld deadline=%lld "
 	    "pgid=%ld script=%s", phase_names[k->phase], ts_ms(&rq->start),
 	    deadline, (long)k->cgi, rq->script);
 	if (n < 0)
@@ -4238,7 +3914,6 @@ refuse_admin(const char *name)
 	    "line, outside CGI context", name);
 }
 
-#ifdef LINUX_EXTRAS
 static const char *
 mark_number(const char *p, const char *key, long long *v)
 {
@@ -4290,7 +3965,7 @@ read_mark(const char *pid, char *buf, size_t size, struct mark *m)
 	char path[64], again[MARK_MAX + 1];
 	int tries;
 
-	format(path, sizeof(path), "/proc/%.20s/cmdline", pid);
+	snprintf(path, sizeof(path), "/proc/%.20s/cmdline", pid);
 	for (tries = 0; tries < 3; tries++) {
 		if (read_small(path, buf, size) < 0 ||
 		    strncmp(buf, MARK, sizeof(MARK) - 1) != 0 ||
@@ -4308,7 +3983,7 @@ cgroup_of(const char *pid, char *out, size_t size)
 {
 	char path[64], buf[4096], *p, *e;
 
-	format(path, sizeof(path), "/proc/%.20s/cgroup", pid);
+	snprintf(path, sizeof(path), "/proc/%.20s/cgroup", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
 	if (strncmp(buf, "0::", 3) == 0)
@@ -4328,7 +4003,7 @@ cgroup_of(const char *pid, char *out, size_t size)
 		*e = '\0';
 	if (*p != '/')
 		return -1;
-	format(out, size, "%s", p);
+	snprintf(out, size, "%s", p);
 	return 0;
 }
 
@@ -4342,44 +4017,15 @@ within(const char *cg, const char *top)
 	    (strncmp(cg, top, n) == 0 && (cg[n] == '\0' || cg[n] == '/'));
 }
 
-/* From /etc/passwd (a static binary has no NSS); else the number. */
 static const char *
 user_name(int uid, char *out, size_t size)
 {
-	static char pw[65536];
-	static int loaded;
-	const char *line, *next, *c1, *c2, *e;
-	unsigned long long v;
-	int fd, overflow = 0;
-	size_t len = 0;
-	ssize_t n;
+	struct passwd *pw = getpwuid((uid_t)uid);
 
-	if (!loaded && (fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC)) >= 0) {
-		while (len < sizeof(pw) - 1 &&
-		    (n = read(fd, pw + len, sizeof(pw) - 1 - len)) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				break;
-			len += (size_t)n;
-		}
-		close(fd);
-	}
-	loaded = 1;
-	for (line = pw; *line != '\0'; line = next) {
-		next = line + strcspn(line, "\n");
-		next += *next == '\n';
-		if ((c1 = memchr(line, ':', (size_t)(next - line))) == NULL ||
-		    c1 == line ||
-		    (c2 = memchr(c1 + 1, ':', (size_t)(next - c1 - 1))) == NULL)
-			continue;
-		if ((e = parse_digits(c2 + 1, &v, &overflow)) != NULL &&
-		    !overflow && *e == ':' && v == (unsigned long long)uid) {
-			format(out, size, "%.*s", (int)(c1 - line), line);
-			return out;
-		}
-	}
-	format(out, size, "%d", uid);
+	if (pw != NULL)
+		snprintf(out, size, "%s", pw->pw_name);
+	else
+		snprintf(out, size, "%d", uid);
 	return out;
 }
 
@@ -4414,6 +4060,38 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
 		die_errno(EXIT_FAILED, "stdout");
 }
 
+struct keeper_scan {
+	const char	*top;		/* cgroup, or NULL: any */
+	int		 fd;		/* print each here, or -1 */
+	const char	*prefix;
+	long long	 now;
+	int		 n;		/* keepers seen */
+};
+
+static int
+see_keeper(const char *pid, void *arg)
+{
+	struct keeper_scan *ks = arg;
+	char buf[MARK_MAX + 1], cg[PATH_MAX];
+	struct mark m;
+	int uid;
+
+	if (read_mark(pid, buf, sizeof(buf), &m) < 0 ||
+	    (uid = real_uid_of(pid)) < 0 ||
+	    (getuid() != 0 && uid != (int)getuid()))
+		return 0;
+	if (cgroup_of(pid, cg, sizeof(cg)) < 0) {
+		if (ks->top != NULL)
+			return 0;	/* gone since we read its line */
+		snprintf(cg, sizeof(cg), "unknown");
+	} else if (ks->top != NULL && !within(cg, ks->top))
+		return 0;
+	ks->n++;
+	if (ks->fd >= 0)
+		print_mark(ks->fd, ks->prefix, pid, uid, &m, cg, ks->now);
+	return 0;
+}
+
 /*
  * The keepers the caller may see (root: all; others: their own uid's), in
  * cgroup top or beneath it unless top is NULL.  With fd >= 0 each is printed.
@@ -4421,57 +4099,12 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
 static int
 scan_keepers(const char *top, int fd, const char *prefix)
 {
-	char buf[MARK_MAX + 1], cg[PATH_MAX], self[32];
-	long long now = now_ms();
-	struct dir_scan d;
-	const char *pid;
-	struct mark m;
-	int uid, n = 0;
+	struct keeper_scan ks = { top, fd, prefix, now_ms(), 0 };
 
-	format(self, sizeof(self), "%ld", (long)getpid());
-	if (!proc_mounted())
-		die(EXIT_FAILED, "/proc is not mounted: no request can be seen");
-	if (dir_open(&d, "/proc") < 0)
-		die_errno(EXIT_FAILED, "/proc");
-	while ((pid = dir_next(&d)) != NULL) {
-		if (pid[0] < '1' || pid[0] > '9' || strcmp(pid, self) == 0 ||
-		    read_mark(pid, buf, sizeof(buf), &m) < 0 ||
-		    (uid = real_uid_of(pid)) < 0 ||
-		    (getuid() != 0 && uid != (int)getuid()))
-			continue;
-		if (cgroup_of(pid, cg, sizeof(cg)) < 0) {
-			if (top != NULL)
-				continue;	/* gone since we read its line */
-			format(cg, sizeof(cg), "unknown");
-		} else if (top != NULL && !within(cg, top))
-			continue;
-		n++;
-		if (fd >= 0)
-			print_mark(fd, prefix, pid, uid, &m, cg, now);
-	}
-	dir_close(&d);
-	return n;
+	if (proc_walk(see_keeper, &ks) < 0)
+		die(EXIT_FAILED, "no /proc here: no request can be seen");
+	return ks.n;
 }
-#else
-static int
-cgroup_of(const char *pid, char *out, size_t size)
-{
-	(void)pid;
-	(void)out;
-	(void)size;
-	return -1;
-}
-
-static int
-scan_keepers(const char *top, int fd, const char *prefix)
-{
-	(void)top;
-	(void)fd;
-	(void)prefix;
-	die(EXIT_FAILED, "--list and --drain read Linux's /proc");
-	return 0;
-}
-#endif
 
 /* Until no keeper is left in our cgroup (ExecStop runs in the unit's). */
 static void
@@ -4558,7 +4191,7 @@ check_command(int argc, char **argv)
 	checking = 1;
 	read_policy();
 	if (findings > 0 || argc == 2) {
-		format(line, sizeof(line), "%.200s: OK\n", policy_path);
+		snprintf(line, sizeof(line), "%.200s: OK\n", policy_path);
 		if (findings == 0 && write_all(STDOUT_FILENO, line,
 		    strlen(line)) < 0)
 			die_errno(EXIT_FAILED, "stdout");

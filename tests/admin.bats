@@ -246,7 +246,7 @@ function drain_timed() {
 	for cmd in --list --drain=1s; do
 		run --separate-stderr hide_proc "$CGIGUARD" "$cmd" 3>&-
 		[[ $status -eq 125 && -z $output ]] || fail "$cmd: status $status: $stderr; stdout: $output"
-		[[ $stderr == "cgiguard: /proc is not mounted: no request can be seen" ]] ||
+		[[ $stderr == "cgiguard: no /proc here: no request can be seen" ]] ||
 			fail "$cmd: stderr: $stderr"
 	done
 }

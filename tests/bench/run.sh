@@ -270,7 +270,7 @@ fi
 # ---- the table --------------------------------------------------------------------
 table=$(awk -f "$here/table.awk" "$res")
 
-machine="$(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(date -u '+%Y-%m-%d %H:%M UTC'), load average $load0 at start, $(cut -d' ' -f1 /proc/loadavg) at end"
+machine="$(uname -r), $(nproc) CPUs, cgiguard built with ${BENCH_LIBC:-an unknown libc}, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(date -u '+%Y-%m-%d %H:%M UTC'), load average $load0 at start, $(cut -d' ' -f1 /proc/loadavg) at end"
 printf '%s\n\n%s\n' "Machine: $machine" "$table"
 
 if [ "${BENCH_README:-1}" != 0 ]; then

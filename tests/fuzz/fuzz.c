@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0: fuzz_options(text, len); break;
 	case 1: fuzz_shebang(text); break;
 	case 2: fuzz_values(data[0] / 5, text); break;
-	case 3: reset_policy(); parse_policy(text); break;
+	case 3: memset(&policy, 0, sizeof(policy)); parse_policy(text); break;
 	case 4: fuzz_log(text); break;
 	}
 	return 0;

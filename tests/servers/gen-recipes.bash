@@ -51,8 +51,8 @@ the site in \`$SITE\`, CGIs running as the unprivileged \`$CGI_USER\` (the tests
 use \`cgitest\`). The tests add \`-l FILE\` to every \`#!\` line and wrapper so they
 can read cgiguard's log; without it cgiguard logs to syslog.
 
-What each server does to a CGI whose client goes away (measured, DESIGN.md
-section 1), and what the tests saw without cgiguard in the seed scenario (a CGI
+What each server does to a CGI whose client goes away (measured on Debian 12),
+and what the tests saw without cgiguard in the seed scenario (a CGI
 that truncates a data file, then needs ~4 s to write it back):
 
 | server | without cgiguard | the data file |
