@@ -128,13 +128,11 @@ lint:
 demo: cgiguard
 	sh tests/demo.sh $(CURDIR)/cgiguard
 
-# The README's server recipes, from the configs the server tests use.
+# tests/servers/RECIPES.md, from the configs the server tests use.
 recipes:
 	bash tests/servers/gen-recipes.bash > tests/servers/RECIPES.md
-	sh tests/servers/splice-readme.sh README.md tests/servers/RECIPES.md > README.md.new
-	mv README.md.new README.md
 
-# Paired measurements against direct exec and other wrappers; updates README.
+# Paired measurements against direct exec and other wrappers; writes tests/bench/RESULTS.md.
 bench: cgiguard
 	BENCH_LIBC='$(LIBC)' sh tests/bench/run.sh $(CURDIR)/cgiguard
 

@@ -7,8 +7,7 @@
 #   sh tests/bench/run.sh ./cgiguard        (make bench)
 #
 # Builds its helpers (bench.c, cgi.c, bare.c) into tests/bench/out/, prints one table
-# and writes it, with the machine it came from, between the README's
-# <!-- bench:begin --> and <!-- bench:end --> markers.  Every comparison is
+# and writes it, with the machine it came from, to tests/bench/RESULTS.md.  Every comparison is
 # paired: A and B alternate in one run, and the table gives the median of the
 # per-pair differences and ratios, with their min and max.
 #
@@ -17,8 +16,7 @@
 # BENCH_AB_N=2000 requests (at most BENCH_AB_SECS=8 s) per ab -c 4 run, at
 # most BENCH_AB1_SECS=5 s per ab -c 1 run, BENCH_AB_ROUNDS=3;
 # BENCH_HERD=1000 abandoned requests whose keepers' memory is summed;
-# BENCH_PARTS="req relay apache" picks the parts; BENCH_README=0 leaves the
-# README alone.
+# BENCH_PARTS="req relay apache" picks the parts.
 set -eu
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -28,7 +26,7 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 cg=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 out=$here/out
-readme=$here/../../README.md
+results=$here/RESULTS.md
 ROUNDS=${BENCH_ROUNDS:-1000}
 SECS=${BENCH_SECS:-25}
 BULK_PAIRS=${BENCH_BULK_PAIRS:-6}
@@ -273,34 +271,24 @@ table=$(awk -f "$here/table.awk" "$res")
 machine="$(uname -r), $(nproc) CPUs, cgiguard built with ${BENCH_LIBC:-an unknown libc}, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(date -u '+%Y-%m-%d %H:%M UTC'), load average $load0 at start, $(cut -d' ' -f1 /proc/loadavg) at end"
 printf '%s\n\n%s\n' "Machine: $machine" "$table"
 
-if [ "${BENCH_README:-1}" != 0 ]; then
-	if ! grep -q '^<!-- bench:begin -->$' "$readme" ||
-	    ! grep -q '^<!-- bench:end -->$' "$readme"; then
-		die "README.md: bench markers missing"
-	fi
-	{
-		cat <<-EOF
-		Latest \`make bench\` (tests/bench/run.sh), on Linux $machine
-		(other jobs may share the machine: the pairing keeps comparisons
-		fair, not absolute figures). Each comparison is paired: the variants
-		alternate in one run (per request, every round runs all of them in
-		a random order), and the table gives the median of the per-pair
-		differences and ratios, with their min and max; "direct" and
-		"measured" are plain medians. A request is timed as a server sees
-		it: fork, exec, both pipes at EOF, the process reaped. Minor faults
-		and CPU add up every process of the request (the benchmark is a
-		subreaper, so it reaps cgiguard's keeper too). Resident memory is
-		read from /proc/PID/smaps_rollup while the CGI runs; "private" is
-		what the process does not share.
+{
+	cat <<-EOF
+	# cgiguard benchmark
 
-		EOF
-		echo "$table"
-	} > "$out/readme-block.md"
-	awk -v block="$out/readme-block.md" '
-	$0 == "<!-- bench:begin -->" { print; while ((getline l < block) > 0) print l; skip = 1; next }
-	$0 == "<!-- bench:end -->" { skip = 0 }
-	!skip' "$readme" > "$out/README.new"
-	cat "$out/README.new" > "$readme"
-	rm -f "$out/README.new"
-	echo "run.sh: README.md updated" >&2
-fi
+	Latest \`make bench\` (tests/bench/run.sh), on Linux $machine
+	(other jobs may share the machine: the pairing keeps comparisons
+	fair, not absolute figures). Each comparison is paired: the variants
+	alternate in one run (per request, every round runs all of them in
+	a random order), and the table gives the median of the per-pair
+	differences and ratios, with their min and max; "direct" and
+	"measured" are plain medians. A request is timed as a server sees
+	it: fork, exec, both pipes at EOF, the process reaped. Minor faults
+	and CPU add up every process of the request (the benchmark is a
+	subreaper, so it reaps cgiguard's keeper too). Resident memory is
+	read from /proc/PID/smaps_rollup while the CGI runs; "private" is
+	what the process does not share.
+
+	EOF
+	echo "$table"
+} > "$results"
+echo "run.sh: tests/bench/RESULTS.md written" >&2

@@ -9,13 +9,3 @@
 		false
 	}
 }
-
-@test "README's server recipes are RECIPES.md" {
-	run diff -u "$BATS_TEST_DIRNAME/../../README.md" \
-		<(sh "$BATS_TEST_DIRNAME/splice-readme.sh" "$BATS_TEST_DIRNAME/../../README.md" "$BATS_TEST_DIRNAME/RECIPES.md")
-	[ "$status" -eq 0 ] || {
-		echo "$output"
-		echo "regenerate: make recipes"
-		false
-	}
-}
