@@ -308,10 +308,9 @@ static int findings;
 static struct request *the_request;
 extern char **environ;
 
-#ifdef __GNUC__		/* gcc and clang */
+/* The one attribute: gcc's and clang's; elsewhere -DNORETURN=_Noreturn. */
+#ifndef NORETURN
 #define NORETURN	__attribute__((noreturn))
-#else
-#define NORETURN
 #endif
 
 static NORETURN void leave(int);
