@@ -118,8 +118,7 @@ AGE='[0-9]+\.[0-9]{2}s'
 	start_front mine -- "$CGIGUARD" -g 5 "$PROBE" run=30
 	wait_probe
 	local root_k=$CGI_PPID
-	start_front theirs -- setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups -- \
-		"$CGIGUARD" -g 5 "$PUB/u/probe.cgi" run=30
+	start_front theirs -- "${AS_USER[@]}" "$CGIGUARD" -g 5 "$PUB/u/probe.cgi" run=30
 	wait_file "$PUB/u/probe.id" 5
 	read -r CGI_PID CGI_PPID CGI_PGID CGI_SID <"$PUB/u/probe.id"
 	track "$CGI_PID" "$CGI_PPID"

@@ -78,17 +78,22 @@ teardown() {
 }
 
 @test "--help and --version print to stdout and exit 0" {
-	local o
+	local o version
+	# The version the source defines: #define VERSION "x.y.z".
+	version=$(sed -n 's/^#define[[:space:]]\{1,\}VERSION[[:space:]]\{1,\}"\([^"]*\)".*/\1/p' \
+		"$BATS_TEST_DIRNAME/../cgiguard.c")
+	[[ -n $version ]] || fail "no VERSION define in cgiguard.c"
 	for o in -h --help; do
 		run --separate-stderr cg "$o"
-		[[ $status -eq 0 ]]
-		[[ $output == *cgiguard* ]]
-		[[ -z $stderr ]]
+		[[ $status -eq 0 ]] || fail "$o: status $status"
+		[[ ${lines[0]} == "usage: cgiguard [options] [--] program [arg ...]" ]] ||
+			fail "$o: first line '${lines[0]}'"
+		[[ -z $stderr ]] || fail "$o: stderr $stderr"
 	done
 	for o in -V --version; do
 		run --separate-stderr cg "$o"
-		[[ $status -eq 0 ]]
-		[[ $output == *cgiguard* ]]
-		[[ -z $stderr ]]
+		[[ $status -eq 0 ]] || fail "$o: status $status"
+		[[ $output == "cgiguard $version" ]] || fail "$o: '$output', want 'cgiguard $version'"
+		[[ -z $stderr ]] || fail "$o: stderr $stderr"
 	done
 }

@@ -274,9 +274,7 @@ function fault_user() {
 		useradd -r -M -d /nonexistent -s /usr/sbin/nologin cgfault >/dev/null 2>&1 || true
 	fi
 	if id -u cgfault >/dev/null 2>&1; then
-		CGI_USER=cgfault
-		CGI_UID=$(id -u cgfault)
-		CGI_GID=$(id -g cgfault)
+		use_user cgfault
 	else
 		cgi_user
 	fi
@@ -305,8 +303,7 @@ function nproc_setup() {
 function nproc_run() {
 	start_front nproc -1 "$T/out" -2 "$T/err" -- \
 		env HTTP_PROXY=http://proxy.invalid:3128 FAULTS_MARK=kept \
-		setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups -- \
-		prlimit --nproc="$1" -- \
+		"${AS_USER[@]}" prlimit --nproc="$1" -- \
 		"$CGIGUARD" -g 2 -v -l stderr --umask=027 --nofile=50 --nice=3 "$CGI" "$PUB/w" ${2:+"$2"}
 	FRONT=$FRONT_PID
 	wait_status nproc 5 || fail "RLIMIT_NPROC $1: the front did not end within 5 s"
@@ -402,8 +399,7 @@ function log_fallback_ok() {
 	CGI=$PUB/$NAME.cgi
 	write_cgi "$CGI"
 	start_front log -1 "$T/out" -2 "$T/err" -- \
-		setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups -- \
-		"$CGIGUARD" -g 2 -v --log="$PUB/ro/log" "$CGI" "$PUB/w"
+		"${AS_USER[@]}" "$CGIGUARD" -g 2 -v --log="$PUB/ro/log" "$CGI" "$PUB/w"
 	wait_status log 5 || fail "the front did not end within 5 s"
 	log_fallback_ok "$PUB/ro/log"
 	[[ ! -e $PUB/ro/log ]] || fail "the log was created after all"

@@ -33,6 +33,8 @@ function common_setup() {
 	unset "${CGI_VARS[@]}"
 	T=$BATS_TEST_TMPDIR
 	PUB=
+	# shellcheck disable=SC2016 # $0 is the inner shell's
+	AS_USER=(/bin/sh -c 'echo "$0: no CGI user (cgi_user or use_user)" >&2; exit 125' AS_USER)
 	: >"$T/.pids"
 	: >"$T/.groups"
 	: >"$T/.sessions"
@@ -426,18 +428,27 @@ function cgi_user() {
 		useradd -r -M -d /nonexistent -s /usr/sbin/nologin cgitest >/dev/null 2>&1 || true
 	fi
 	if id -u cgitest >/dev/null 2>&1; then
-		CGI_USER=cgitest
+		use_user cgitest
 	else
-		CGI_USER=nobody
+		use_user nobody
 	fi
-	CGI_UID=$(id -u "$CGI_USER")
-	CGI_GID=$(id -g "$CGI_USER")
 }
 
-# as_user cmd...: run cmd as the unprivileged user (real and effective ids, its groups only);
-# with PROC_HIDDEN set, where /proc is hidden (hide_proc).
+# use_user NAME: the CGI's user is NAME. Sets CGI_USER, CGI_UID, CGI_GID and AS_USER, the
+# command that runs a program as that user (real and effective ids, its groups only):
+# "${AS_USER[@]}" cmd... where a program is needed (start_front, a background job), as_user
+# cmd... elsewhere. Until then AS_USER is a command that fails, saying so.
+function use_user() {
+	CGI_USER=$1
+	CGI_UID=$(id -u "$CGI_USER")
+	CGI_GID=$(id -g "$CGI_USER")
+	AS_USER=(setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups --)
+}
+
+# as_user cmd...: run cmd as the CGI's user ("${AS_USER[@]}"); with PROC_HIDDEN set, where
+# /proc is hidden (hide_proc).
 function as_user() {
-	${PROC_HIDDEN:+hide_proc} setpriv --reuid="$CGI_UID" --regid="$CGI_GID" --init-groups -- "$@"
+	${PROC_HIDDEN:+hide_proc} "${AS_USER[@]}" "$@"
 }
 
 # ---------------------------------------------------------------- without /proc

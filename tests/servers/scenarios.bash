@@ -211,16 +211,21 @@ closeout_trial() {
 
 # --- test bodies shared by the bats files --------------------------------------
 
-# test_seed "FORM without|with PATH intact|corrupt|any [released|held]"...: the
+# test_seed "FORM without|with PATH intact|corrupt [released|held]"...: the
 # seed's trials through every form at once (each form's trials $JOBS at a time).
 # Then each form's data files must all be intact, or, for a control that
-# DESIGN.md section 1 predicts to lose, at least one corrupt (any: recorded
-# only). One line per form on fd 3. Without a cgiguard binary only the
-# controls run, and the test is skipped. With SEED_RELEASE=1, "released" asks
-# that in every trial the server's worker was let go at the abandonment
-# (release_check), "held" that it was kept until the CGI ended.
+# DESIGN.md section 1 predicts to lose, at least one corrupt. One line per form
+# on fd 3. Without a cgiguard binary only the controls run, and the test is
+# skipped. With SEED_RELEASE=1, "released" asks that in every trial the
+# server's worker was let go at the abandonment (release_check), "held" that it
+# was kept until the CGI ended.
 test_seed() {
 	local spec form cg path expect worker pids=() specs=() failed=0 f
+	for spec in "$@"; do
+		read -r form cg path expect worker <<<"$spec"
+		[[ $expect == intact || $expect == corrupt ]] ||
+			fail "test_seed: '$spec': expect intact or corrupt, not '$expect'"
+	done
 	for spec in "$@"; do
 		[[ $spec == *" with "* && ! -x $CGIGUARD ]] && continue
 		specs+=("$spec")
