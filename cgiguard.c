@@ -296,6 +296,7 @@ struct keeper {
 	size_t		 chunk;		/* bytes per splice */
 	int		 finish_logged;
 	int		 output_started;	/* the CGI has written to stdout */
+	int		 end_held;	/* out.buf holds the response's last bytes */
 	char		 errline[1024];
 	size_t		 errlen;
 	unsigned long	 errlines;	/* stderr lines seen since the server left */
@@ -3331,6 +3332,47 @@ discard_stream(struct keeper *k, struct stream *s)
 }
 
 /* Forward at once, never buffer beyond one read; returns 1 if it moved. */
+/*
+ * The CGI has closed its stdout: what is left in the pipe is the end of the
+ * response.  It is held until the front is gone, then written just before
+ * the server's descriptor is closed, so that the server finds the end right
+ * after the last bytes, as it would without cgiguard, and can send a
+ * Content-Length.  What does not fit the buffer is relayed as usual.  Only
+ * for a server's pipe or socket: a file's write error must still reach the
+ * front's status.
+ */
+static void
+hold_the_end(struct keeper *k)
+{
+	struct stream *s = &k->out;
+	ssize_t n = read_up_to(s->from, s->buf, s->size);
+
+	if (n < 0)
+		return;
+	k->output_started |= n > 0;
+	s->off = 0;
+	s->len = (size_t)n;
+	if (s->len == s->size) {
+		(void)flush_stream(k, s);
+		return;
+	}
+	close_fd(&s->from);
+	k->end_held = s->len > 0;
+}
+
+/* The held end, once the front is gone; true when nothing is left. */
+static int
+write_the_end(struct keeper *k)
+{
+	if (k->end_held && k->phase != ABANDONED && k->phase != KILLED)
+		(void)flush_stream(k, &k->out);
+	if (k->out.len > 0 && k->out.full)
+		return 0;
+	k->out.len = 0;
+	k->end_held = 0;
+	return 1;
+}
+
 static int
 relay(struct keeper *k, struct stream *s)
 {
@@ -3500,7 +3542,7 @@ check_end(struct keeper *k)
 		else if (!k->at[LINGER])
 			k->at[LINGER] = now_ms() + LINGER_MS;
 	}
-	if (k->front == FRONT_GONE)
+	if (k->front == FRONT_GONE && write_the_end(k))
 		release_server(k);
 }
 
@@ -3542,7 +3584,7 @@ watch(const struct keeper *k, struct pollfd *p)
 	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
 	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
 	/* Polled even when nothing waits: a silent CGI learns of a hang-up. */
-	p[P_SERVER_OUT].fd = listening ? STDOUT_FILENO : -1;
+	p[P_SERVER_OUT].fd = listening || k->end_held ? STDOUT_FILENO : -1;
 	p[P_SERVER_OUT].events = k->out.full ? POLLOUT : 0;
 	p[P_SERVER_ERR].fd = listening && k->err.full ? STDERR_FILENO : -1;
 	p[P_SERVER_ERR].events = POLLOUT;
@@ -3555,6 +3597,8 @@ server_ready(struct keeper *k, struct stream *s, short revents)
 {
 	if (revents & (POLLERR | POLLHUP))
 		server_gone(k);
+	else if (revents & POLLOUT && k->end_held && s == &k->out)
+		s->full = 0;	/* write_the_end writes it */
 	else if (revents & POLLOUT) {
 		s->full = 0;
 		(void)relay(k, s);	/* what waits, or the next read at once */
@@ -3577,7 +3621,10 @@ dispatch(struct keeper *k, const struct pollfd *p)
 	}
 	server_ready(k, &k->out, p[P_SERVER_OUT].revents);
 	server_ready(k, &k->err, p[P_SERVER_ERR].revents);
-	if (p[P_OUT].revents)
+	if ((p[P_OUT].revents & POLLHUP) && server_listening(k) &&
+	    k->out.len == 0 && k->out.sink != SINK_FILE)
+		hold_the_end(k);
+	else if (p[P_OUT].revents)
 		(void)relay(k, &k->out);
 	if (p[P_ERR].revents)
 		(void)relay(k, &k->err);
