@@ -369,17 +369,28 @@ size_at_least() { [[ -e $1 ]] && (($(stat -c %s "$1") >= $2)); }
 # Apache sends a Content-Length only when the CGI's EOF is already there when
 # it first reads past the body; else chunks (HTTP/1.1) or closes (HTTP/1.0).
 FRAMING_PATH=/cgit.cgi/demo.git/plain/README
-FRAMING_N=${CGIGUARD_FRAMING_N:-80}
+FRAMING_N=${CGIGUARD_FRAMING_N:-60}
 
-# content_length_share MPM FORM PROTO: of FRAMING_N requests for cgit's 90-byte
-# README on one curl (HTTP/1.1: one kept-alive connection), how many carried a
-# Content-Length. Prints "WITH/TOTAL".
-content_length_share() {
-	local mpm=$1 form=$2 proto=$3 args=() urls=() i
-	[[ $form == direct ]] || args+=(-H "X-Form: $form")
-	for ((i = 0; i < FRAMING_N; i++)); do urls+=("$(base_of "$mpm")$FRAMING_PATH"); done
-	curl -sS --max-time 120 "$proto" "${args[@]}" -D - -o /dev/null "${urls[@]}" 3>&- | tr -d '\r' |
-		awk '/^HTTP\// {n++} tolower($0) ~ /^content-length:/ {c++} END {printf "%d/%d\n", c, n}'
+# framing_counts MPM PROTO: FRAMING_N rounds of cgit's 90-byte README, each
+# round directly and through each form in turn, on one curl (HTTP/1.1: one
+# kept-alive connection), so that the forms and the control share the
+# machine's moment. Prints "FORM WITH TOTAL" per form, direct first.
+framing_counts() {
+	local mpm=$1 proto=$2 url args=() i form
+	url=$(base_of "$mpm")$FRAMING_PATH
+	for ((i = 0; i < FRAMING_N; i++)); do
+		for form in direct "${APP_FORMS[@]}"; do
+			((${#args[@]} == 0)) || args+=(--next)
+			args+=("$proto" -sS --max-time 60 -D - -o /dev/null -w 'form %{url_effective}\n')
+			[[ $form == direct ]] || args+=(-H "X-Form: $form")
+			args+=("$url?form=$form")
+		done
+	done
+	curl "${args[@]}" 3>&- | tr -d '\r' |
+		awk -v forms="direct ${APP_FORMS[*]}" '
+			tolower($0) ~ /^content-length:/ { cl = 1 }
+			$1 == "form" { sub(/.*form=/, "", $2); n[$2]++; c[$2] += cl; cl = 0 }
+			END { k = split(forms, f, " "); for (i = 1; i <= k; i++) print f[i], c[f[i]] + 0, n[f[i]] + 0 }'
 }
 
 # --- (c) clean-env and pass-env ----------------------------------------------------
