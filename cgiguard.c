@@ -34,6 +34,7 @@
 #endif
 
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -74,6 +75,7 @@
 #define DEFAULT_GRACE_MS	30000LL
 #define MAX_DURATION_MS		(7LL * 24 * 3600 * 1000)
 #define LINGER_MS		50	/* wait for the CGI's exit after its EOF */
+#define GATHER_MS		1	/* wait for the rest of a first small write */
 #define SETTLE_MS		20	/* wait for the server's signal after EPIPE */
 #define REAP_MS			1000	/* wait for a killed tree to be reaped */
 #define RELAY_CHUNK		65536
@@ -272,6 +274,7 @@ enum deadline {
 	TIMEOUT,	/* --timeout: RUNNING only */
 	SETTLE,		/* the server's signal after its pipe broke: RUNNING */
 	LINGER,		/* the CGI's exit after its EOF: RUNNING */
+	GATHER,		/* the rest of the first output, or its end: RUNNING */
 	GRACE,		/* ENDED and ABANDONED */
 	REAP,		/* a killed tree's reaping: KILLED */
 	NDEADLINES
@@ -297,6 +300,7 @@ struct keeper {
 	int		 finish_logged;
 	int		 output_started;	/* the CGI has written to stdout */
 	int		 end_held;	/* out.buf holds the response's last bytes */
+	int		 gathered;	/* the first output has had its GATHER */
 	char		 errline[1024];
 	size_t		 errlen;
 	unsigned long	 errlines;	/* stderr lines seen since the server left */
@@ -2999,7 +3003,8 @@ static void
 enter(struct keeper *k, enum phase next)
 {
 	if (k->phase == RUNNING)
-		k->at[TIMEOUT] = k->at[SETTLE] = k->at[LINGER] = 0;
+		k->at[TIMEOUT] = k->at[SETTLE] = k->at[LINGER] =
+		    k->at[GATHER] = 0;
 	if (next == KILLED)
 		k->at[GRACE] = 0;
 	k->phase = next;
@@ -3373,6 +3378,26 @@ write_the_end(struct keeper *k)
 	return 1;
 }
 
+/*
+ * A first small write (cgit writes each header line on its own) waits a
+ * moment for the rest and for the CGI's end, so that a short response goes
+ * out whole and its end is held with it.  Only the first: what follows is
+ * passed on at once.
+ */
+static int
+gather(struct keeper *k)
+{
+	int n = 0;
+
+	if (k->gathered || !server_listening(k) || k->out.len > 0 ||
+	    k->out.sink == SINK_FILE ||
+	    ioctl(k->out.from, FIONREAD, &n) < 0 || n >= 4096)
+		return 0;
+	k->gathered = k->output_started = 1;
+	k->at[GATHER] = now_ms() + GATHER_MS;
+	return 1;
+}
+
 static int
 relay(struct keeper *k, struct stream *s)
 {
@@ -3527,6 +3552,7 @@ check_deadlines(struct keeper *k)
 		case TIMEOUT:	abandon(k, TIMED_OUT, 0, EXIT_TIMEDOUT); break;
 		case SETTLE:	abandon(k, PIPE_BROKE, 0, 128 + SIGPIPE); break;
 		case LINGER:	end_response(k); break;
+		case GATHER:	break;	/* watch() reads the pipe again */
 		case GRACE:	kill_at_deadline(k); break;
 		case REAP:	k->reap_given_up = 1; break;
 		}
@@ -3581,7 +3607,8 @@ watch(const struct keeper *k, struct pollfd *p)
 	memset(p, 0, NPOLL * sizeof(*p));
 	p[P_TO_FRONT].fd = k->to_front;	/* events 0: POLLERR, POLLHUP */
 	p[P_FRONT].fd = k->front >= FRONT_GONE ? -1 : k->rq->front_pidfd;
-	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
+	p[P_OUT].fd = (k->out.full && listening) || k->at[GATHER] ? -1 :
+	    k->out.from;
 	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
 	/* Polled even when nothing waits: a silent CGI learns of a hang-up. */
 	p[P_SERVER_OUT].fd = listening || k->end_held ? STDOUT_FILENO : -1;
@@ -3624,7 +3651,7 @@ dispatch(struct keeper *k, const struct pollfd *p)
 	if ((p[P_OUT].revents & POLLHUP) && server_listening(k) &&
 	    k->out.len == 0 && k->out.sink != SINK_FILE)
 		hold_the_end(k);
-	else if (p[P_OUT].revents)
+	else if (p[P_OUT].revents && !gather(k))
 		(void)relay(k, &k->out);
 	if (p[P_ERR].revents)
 		(void)relay(k, &k->err);
