@@ -3352,6 +3352,7 @@ hold_the_end(struct keeper *k)
 	struct stream *s = &k->out;
 	ssize_t n = read_up_to(s->from, s->buf, s->size);
 
+	k->at[GATHER] = 0;
 	if (n < 0)
 		return;
 	k->output_started |= n > 0;
@@ -3607,8 +3608,7 @@ watch(const struct keeper *k, struct pollfd *p)
 	memset(p, 0, NPOLL * sizeof(*p));
 	p[P_TO_FRONT].fd = k->to_front;	/* events 0: POLLERR, POLLHUP */
 	p[P_FRONT].fd = k->front >= FRONT_GONE ? -1 : k->rq->front_pidfd;
-	p[P_OUT].fd = (k->out.full && listening) || k->at[GATHER] ? -1 :
-	    k->out.from;
+	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
 	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
 	/* Polled even when nothing waits: a silent CGI learns of a hang-up. */
 	p[P_SERVER_OUT].fd = listening || k->end_held ? STDOUT_FILENO : -1;
@@ -3616,7 +3616,8 @@ watch(const struct keeper *k, struct pollfd *p)
 	p[P_SERVER_ERR].fd = listening && k->err.full ? STDERR_FILENO : -1;
 	p[P_SERVER_ERR].events = POLLOUT;
 	p[P_FRONT].events = POLLIN;
-	p[P_OUT].events = p[P_ERR].events = POLLIN;
+	p[P_ERR].events = POLLIN;
+	p[P_OUT].events = k->at[GATHER] ? 0 : POLLIN;	/* then only its end */
 }
 
 static void
