@@ -204,8 +204,11 @@ want script=$want"
 	[[ $value == "${dir:0:197}..." ]] || fail "script=$value is not the path's first 197 bytes and ..."
 }
 
-@test "CGI stderr after the server is gone: event=stderr text=... (escaped)" {
-	cat >"$T/err.cgi" <<'EOF'
+# stderr_after_abandon CMD: a CGI that, once abandoned (TERM to the front), runs the shell
+# command CMD with its stderr going to the keeper; started and abandoned here.
+function stderr_after_abandon() {
+	{
+		cat <<'EOF'
 #!/bin/sh
 dir=${0%/*}
 gone=
@@ -214,33 +217,23 @@ echo "Content-Type: text/plain"
 echo
 echo $$ >"$dir/err.pid"
 while [ -z "$gone" ]; do "$dir/sleep" 0.05; done
-echo 'disk full: /var/x "q"' >&2
 EOF
+		printf '%s >&2\n' "$1"
+	} >"$T/err.cgi"
 	chmod +x "$T/err.cgi"
 	start_front front -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 5 --log="$LOG" "$T/err.cgi"
 	wait_file "$T/err.pid"
 	track "$(<"$T/err.pid")"
 	kill -TERM "$FRONT_PID"
+}
+
+@test "CGI stderr after the server is gone: event=stderr text=... (escaped)" {
+	stderr_after_abandon "echo 'disk full: /var/x \"q\"'"
 	logged 'event=stderr text="disk full: /var/x \\x22q\\x22"'
 	! grep -q 'disk full' "$T/err" || fail "stderr after abandonment went to the server"
 }
 
 @test "a NUL in the CGI's stderr is escaped, and the rest of its line is logged" {
-	cat >"$T/nul.cgi" <<'EOF'
-#!/bin/sh
-dir=${0%/*}
-gone=
-trap 'gone=1' TERM
-echo "Content-Type: text/plain"
-echo
-echo $$ >"$dir/nul.pid"
-while [ -z "$gone" ]; do "$dir/sleep" 0.05; done
-printf 'before\000after\n' >&2
-EOF
-	chmod +x "$T/nul.cgi"
-	start_front front -1 "$T/out" -2 "$T/err" -- "$CGIGUARD" -g 5 --log="$LOG" "$T/nul.cgi"
-	wait_file "$T/nul.pid"
-	track "$(<"$T/nul.pid")"
-	kill -TERM "$FRONT_PID"
+	stderr_after_abandon "printf 'before\\000after\\n'"
 	logged 'event=stderr text=before\\x00after'
 }
