@@ -39,6 +39,7 @@ function cgi_env() {
 	cgi_env "$PUB/hello.cgi"
 	run --separate-stderr env "${CGIENV[@]}" "$PUB/hello.cgi" 3>&-
 	refused 126 "cgiguard: refusing to run a CGI as root"
+	can_hide_proc || return 0
 	PROC_HIDDEN=1
 	run --separate-stderr hide_proc env "${CGIENV[@]}" "$PUB/hello.cgi" 3>&-
 	refused 126 "cgiguard: refusing to run a CGI as root"
@@ -75,6 +76,7 @@ function cgi_env() {
 }
 
 @test "with /proc hidden, the #! line's options are honoured all the same (-t 1 gives 124)" {
+	requires proc-hiding
 	cgi_env "$PUB/slow.cgi"
 	local t0
 	now_us

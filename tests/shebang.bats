@@ -38,17 +38,17 @@ EOF
 
 # line_refused REASON: running $S (outside CGI context) must exit 126 with exactly
 # "cgiguard: #! line of $S: REASON" on stderr, nothing on stdout, and not run the script;
-# as root, the same again with /proc hidden.
+# the same again with /proc hidden where it can be (can_hide_proc).
 function line_refused() {
 	line_refused_once "$1"
-	if [[ $EUID -eq 0 ]]; then
+	if can_hide_proc; then
 		PROC_HIDDEN=1 line_refused_once "$1"
 	fi
 }
 
 function line_refused_once() {
 	run --separate-stderr ${PROC_HIDDEN:+hide_proc} "$S" 3>&-
-	[[ $status -eq 126 && $stderr == "cgiguard: #! line of $S: $1" && -z $output ]] ||
+	[[ $status -eq 126 && $(own_stderr) == "cgiguard: #! line of $S: $1" && -z $output ]] ||
 		fail "#! line $(head -n1 "$S" | od -c | head -n3)${PROC_HIDDEN:+ (with /proc hidden)}
   status $status, want 126
   stderr: $stderr
