@@ -125,6 +125,42 @@ note() { echo "# $L: $*" >&3; }
 
 # --- apache2 ---------------------------------------------------------------------
 
+# stop_with UNIT PORT ID: with the drop-in, a stop waits for a survivor whose
+# client left and for a request whose client waits: both data files intact,
+# the whole response, the unit stopped cleanly.
+stop_with() {
+	local unit=$1 port=$2 id=$3
+	seed "$port" "$id-left" left
+	seed "$port" "$id-waits" waits
+	sd_timed "$L" systemctl stop "$unit"
+	# The drain held the stop until the CGIs had ended.
+	sd_gone "$L" "$LEFT_CGI" && sd_gone "$L" "$SEED_CGI" || fail "stop returned while a CGI still ran"
+	sd_client_done "$SEED_CLIENT"
+	note "$unit stop: rc $CMD_RC in $CMD_MS ms; left: $(data "$id-left"); waits: $(data "$id-waits"), $(lines "$id-waits")/20 lines; $(state "$unit")"
+	((CMD_RC == 0)) || fail "systemctl stop: $CMD_RC: $(journal "$unit")"
+	[[ $(data "$id-left") == intact && $(data "$id-waits") == intact ]] || fail "a data file was lost: $(journal "$unit")"
+	(($(lines "$id-waits") == 20)) || fail "the waiting client got $(lines "$id-waits") of 20 lines"
+	[[ $(state "$unit") == "inactive success" ]] || fail "$unit: $(state "$unit")"
+}
+
+# restart_with UNIT PORT ID: with the drop-in, a restart serves again within a
+# second while the survivor runs on and keeps its data file.
+restart_with() {
+	local unit=$1 port=$2 id=$3 running=0
+	seed "$port" "$id-left" left
+	sd_downtime "$L" "$port" systemctl restart "$unit"
+	sd_gone "$L" "$SEED_CGI" || running=1
+	note "$unit restart: rc $CMD_RC in $CMD_MS ms, refused for $DOWN_MS ms; the CGI ran on after it: $running; seed $(data "$id-left")"
+	((CMD_RC == 0)) || fail "systemctl restart: $CMD_RC: $(journal "$unit")"
+	((running == 1)) || fail "the survivor was not left running by the restart"
+	((DOWN_MS >= 0 && DOWN_MS <= 1000)) || fail "refused connections for $DOWN_MS ms"
+	[[ $(data "$id-left") == intact ]] || fail "the data file was lost: $(journal "$unit")"
+	[[ $(state "$unit") == "active success" ]] || fail "$unit: $(state "$unit")"
+}
+
+apache_stop_with() { use "$1"; stop_with apache2 80 stop; }
+apache_restart() { use "$1"; restart_with apache2 80 restart; }
+
 apache_stop_without() {
 	use "$1"
 	dropins "" "$(sd_readme_dropin lighttpd)"
@@ -132,35 +168,6 @@ apache_stop_without() {
 	sd_timed "$L" systemctl stop apache2
 	note "apache2 stop without the drop-in: rc $CMD_RC in $CMD_MS ms, seed $(data nodrop)"
 	[[ $(data nodrop) == corrupt ]] || fail "the control kept the data file: systemd did not kill the keeper"
-}
-
-apache_stop_with() {
-	use "$1"
-	seed 80 stop-left left
-	seed 80 stop-waits waits
-	sd_timed "$L" systemctl stop apache2
-	# The drain held the stop until the CGIs had ended.
-	sd_gone "$L" "$LEFT_CGI" && sd_gone "$L" "$SEED_CGI" || fail "stop returned while a CGI still ran"
-	sd_client_done "$SEED_CLIENT"
-	note "apache2 stop: rc $CMD_RC in $CMD_MS ms; left: $(data stop-left); waits: $(data stop-waits), $(lines stop-waits)/20 lines; $(state apache2)"
-	((CMD_RC == 0)) || fail "systemctl stop: $CMD_RC: $(journal apache2)"
-	[[ $(data stop-left) == intact && $(data stop-waits) == intact ]] || fail "a data file was lost: $(journal apache2)"
-	(($(lines stop-waits) == 20)) || fail "the waiting client got $(lines stop-waits) of 20 lines"
-	[[ $(state apache2) == "inactive success" ]] || fail "apache2: $(state apache2)"
-}
-
-apache_restart() {
-	use "$1"
-	seed 80 restart-left left
-	sd_downtime "$L" 80 systemctl restart apache2
-	local running=0
-	sd_gone "$L" "$SEED_CGI" || running=1
-	note "apache2 restart: rc $CMD_RC in $CMD_MS ms, refused for $DOWN_MS ms; the CGI ran on after it: $running; seed $(data restart-left)"
-	((CMD_RC == 0)) || fail "systemctl restart: $CMD_RC: $(journal apache2)"
-	((running == 1)) || fail "the survivor was not left running by the restart"
-	((DOWN_MS >= 0 && DOWN_MS <= 1000)) || fail "refused connections for $DOWN_MS ms"
-	[[ $(data restart-left) == intact ]] || fail "the data file was lost: $(journal apache2)"
-	[[ $(state apache2) == "active success" ]] || fail "apache2: $(state apache2)"
 }
 
 apache_restart_old() {
@@ -229,32 +236,8 @@ apache_drain_other_unit() {
 
 # --- lighttpd --------------------------------------------------------------------
 
-lighttpd_stop() {
-	use "$1"
-	seed 8080 lstop-left left
-	seed 8080 lstop-waits waits
-	sd_timed "$L" systemctl stop lighttpd
-	sd_gone "$L" "$LEFT_CGI" && sd_gone "$L" "$SEED_CGI" || fail "stop returned while a CGI still ran"
-	sd_client_done "$SEED_CLIENT"
-	note "lighttpd stop: rc $CMD_RC in $CMD_MS ms; left: $(data lstop-left); waits: $(data lstop-waits), $(lines lstop-waits)/20 lines; $(state lighttpd)"
-	((CMD_RC == 0)) || fail "systemctl stop: $CMD_RC: $(journal lighttpd)"
-	[[ $(data lstop-left) == intact && $(data lstop-waits) == intact ]] || fail "a data file was lost: $(journal lighttpd)"
-	(($(lines lstop-waits) == 20)) || fail "the waiting client got $(lines lstop-waits) of 20 lines"
-	[[ $(state lighttpd) == "inactive success" ]] || fail "lighttpd: $(state lighttpd)"
-}
-
-lighttpd_restart() {
-	use "$1"
-	seed 8080 lrestart-left left
-	sd_downtime "$L" 8080 systemctl restart lighttpd
-	local running=0
-	sd_gone "$L" "$SEED_CGI" || running=1
-	note "lighttpd restart: rc $CMD_RC in $CMD_MS ms, refused for $DOWN_MS ms; the CGI ran on after it: $running; seed $(data lrestart-left)"
-	((CMD_RC == 0)) || fail "systemctl restart: $CMD_RC: $(journal lighttpd)"
-	((running == 1)) || fail "the survivor was not left running by the restart"
-	((DOWN_MS >= 0 && DOWN_MS <= 1000)) || fail "refused connections for $DOWN_MS ms"
-	[[ $(data lrestart-left) == intact ]] || fail "the data file was lost: $(journal lighttpd)"
-}
+lighttpd_stop() { use "$1"; stop_with lighttpd 8080 lstop; }
+lighttpd_restart() { use "$1"; restart_with lighttpd 8080 lrestart; }
 
 @test "unified: apache2 stop without the drop-in kills the survivor (control: data file lost)" { apache_stop_without unified; }
 @test "unified: apache2 stop with the drop-in: data intact, the waiting client gets its whole response" { apache_stop_with unified; }
