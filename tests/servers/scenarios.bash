@@ -213,8 +213,8 @@ closeout_trial() {
 
 # test_seed "FORM without|with PATH intact|corrupt [released|held]"...: the
 # seed's trials through every form at once (each form's trials $JOBS at a time).
-# Then each form's data files must all be intact, or, for a control that
-# DESIGN.md section 1 predicts to lose, at least one corrupt. One line per form
+# Then each form's data files must all be intact, or, for a control that the
+# server is known to lose (tests/servers/RECIPES.md), at least one corrupt. One line per form
 # on fd 3. Without a cgiguard binary only the controls run, and the test is
 # skipped. With SEED_RELEASE=1, "released" asks that in every trial the
 # server's worker was let go at the abandonment (release_check), "held" that it
@@ -246,7 +246,7 @@ test_seed() {
 		((NOSTART == 0)) || { echo "$form $cg: $NOSTART trials never reached the section" >&2; failed=1; }
 		case $expect in
 		intact) ((CORRUPT == 0)) || { echo "$form $cg: data file corrupted in $CORRUPT of $TRIALS trials" >&2; failed=1; } ;;
-		corrupt) ((CORRUPT > 0)) || { echo "$form $cg: no corruption in $TRIALS trials, though DESIGN.md predicts it" >&2; failed=1; } ;;
+		corrupt) ((CORRUPT > 0)) || { echo "$form $cg: no corruption in $TRIALS trials, though this server kills its CGIs" >&2; failed=1; } ;;
 		esac
 	done
 	((failed == 0)) || fail "seed scenario failed"
@@ -320,7 +320,7 @@ test_identical() {
 # test_closeout PATH:with|without...: the CGI that closes its output, once
 # through each PATH, all at once. The client must have the response at once and
 # the work after it must complete (with cgiguard: asserted; without: reported
-# on fd 3, as DESIGN.md section 1 predicts it per server).
+# on fd 3, as each server differs: tests/servers/RECIPES.md).
 test_closeout() {
 	local arg path guarded id line ms work failed=0 pids=() n=0
 	need_cgiguard
