@@ -99,22 +99,29 @@ apache_action_dir() {
 	EOF
 }
 
+# apache_launch CONF RUN: start Apache with CONF, its pid file and locks in RUN; sets
+# SERVER_PID. The environment is what /etc/apache2/envvars would set; our configs name
+# their paths themselves.
+apache_launch() {
+	local conf=$1 run=$2
+	(
+		close_fds
+		exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C \
+			APACHE_RUN_USER="$CGI_USER" APACHE_RUN_GROUP="$CGI_USER" \
+			APACHE_PID_FILE="$run/apache2.pid" APACHE_RUN_DIR="$run" \
+			APACHE_LOCK_DIR="$run" APACHE_LOG_DIR="$SITE/logs" \
+			"$APACHE_BIN" -f "$conf" -k start
+	) </dev/null >>"$SITE/logs/start.log" 2>&1 || return 1
+	poll 10 test -s "$run/apache2.pid" || return 1
+	SERVER_PID=$(cat "$run/apache2.pid")
+}
+
 apache_start() {
 	: "${APACHE_MPM:?set APACHE_MPM=prefork or event}"
 	PORT=$(free_port) || return 1
 	BASE=http://127.0.0.1:$PORT
 	"${APACHE_CONFIG:-apache_config}" >"$SITE/apache2.conf"
-	# What /etc/apache2/envvars would set; our config names its paths itself.
-	(
-		close_fds
-		exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C \
-			APACHE_RUN_USER="$CGI_USER" APACHE_RUN_GROUP="$CGI_USER" \
-			APACHE_PID_FILE="$SITE/run/apache2.pid" APACHE_RUN_DIR="$SITE/run" \
-			APACHE_LOCK_DIR="$SITE/run" APACHE_LOG_DIR="$SITE/logs" \
-			"$APACHE_BIN" -f "$SITE/apache2.conf" -k start
-	) </dev/null >"$SITE/logs/start.log" 2>&1 || return 1
-	poll 10 test -s "$SITE/run/apache2.pid" || return 1
-	SERVER_PID=$(cat "$SITE/run/apache2.pid")
+	apache_launch "$SITE/apache2.conf" "$SITE/run" || return 1
 	SERVER_COMMS=apache2
 	wait_http "$BASE/ready.txt" "$SERVER_PID" 10
 }

@@ -195,16 +195,7 @@ apps_start_one() {
 	mkdir -p "$run"
 	PORT=$(free_port) || return 1
 	apps_config >"$conf"
-	(
-		close_fds
-		exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C \
-			APACHE_RUN_USER="$CGI_USER" APACHE_RUN_GROUP="$CGI_USER" \
-			APACHE_PID_FILE="$run/apache2.pid" APACHE_RUN_DIR="$run" \
-			APACHE_LOCK_DIR="$run" APACHE_LOG_DIR="$SITE/logs" \
-			"$APACHE_BIN" -f "$conf" -k start
-	) </dev/null >>"$SITE/logs/start.log" 2>&1 || return 1
-	poll 10 test -s "$run/apache2.pid" || return 1
-	SERVER_PID=$(cat "$run/apache2.pid")
+	apache_launch "$conf" "$run" || return 1
 	wait_http "http://127.0.0.1:$PORT/ready.txt" "$SERVER_PID" 10
 }
 
