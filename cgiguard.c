@@ -2036,8 +2036,13 @@ static void
 read_invocation(struct request *rq, int argc, char **argv)
 {
 	const char *fn = exec_filename(), *sf = getenv("SCRIPT_FILENAME");
-	int i, err;
-	enum exec_file ran = exec_file(fn, &err);
+	enum exec_file ran = EXEC_UNKNOWN;
+	int i, err = 0;
+
+	/* A command line outside CGI context needs no look at the file. */
+	if (rq->cgi_context || (fn != NULL && ((argc >= 3 &&
+	    strcmp(fn, argv[2]) == 0) || (argc >= 2 && strcmp(fn, argv[1]) == 0))))
+		ran = exec_file(fn, &err);
 
 	if (ran == EXEC_SCRIPT && fn != NULL) {
 		/* The kernel's layout: [interp, "#! arg", script, ...]. */
@@ -3343,8 +3348,9 @@ discard_stream(struct keeper *k, struct stream *s)
  * the server's descriptor is closed, so that the server finds the end right
  * after the last bytes, as it would without cgiguard, and can send a
  * Content-Length.  What does not fit the buffer is relayed as usual.  Only
- * for a server's pipe or socket: a file's write error must still reach the
- * front's status.
+ * for a server's pipe or socket that keeps up (a server that is not reading
+ * keeps --timeout over the rest), never a file, whose write error must still
+ * reach the front's status.
  */
 static void
 hold_the_end(struct keeper *k)
@@ -3650,7 +3656,7 @@ dispatch(struct keeper *k, const struct pollfd *p)
 	server_ready(k, &k->out, p[P_SERVER_OUT].revents);
 	server_ready(k, &k->err, p[P_SERVER_ERR].revents);
 	if ((p[P_OUT].revents & POLLHUP) && server_listening(k) &&
-	    k->out.len == 0 && k->out.sink != SINK_FILE)
+	    k->out.len == 0 && !k->out.full && k->out.sink != SINK_FILE)
 		hold_the_end(k);
 	else if (p[P_OUT].revents && !gather(k))
 		(void)relay(k, &k->out);
