@@ -712,6 +712,18 @@ log_line(struct line *l)
 }
 
 /*
+ * A record about the request: the script it is for, then the request's own
+ * fields.  Only event=stderr, the CGI's own lines, goes without.
+ */
+static void
+log_record(struct line *l)
+{
+	if (the_request != NULL && the_request->script != NULL)
+		line_add(l, "script", the_request->script);
+	log_line(l);
+}
+
+/*
  * "cgiguard: MSG" on stderr, the server's error log; never blocks.  MSG is
  * escaped as log values are: it may quote a client's or a script's bytes.
  */
@@ -794,9 +806,7 @@ log_simple(const char *event, const char *key, const char *value)
 
 	line_start(&l, event);
 	line_add(&l, key, value);
-	if (the_request != NULL && the_request->script != NULL)
-		line_add(&l, "script", the_request->script);
-	log_line(&l);
+	log_record(&l);
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -2238,8 +2248,7 @@ scrub_environment(const struct config *cf)
 	if (cf->verbose && used > 0) {
 		line_start(&l, "env");
 		line_add(&l, "dropped", dropped);
-		line_add(&l, "script", the_request->script);
-		log_line(&l);
+		log_record(&l);
 	}
 }
 
@@ -2619,8 +2628,7 @@ run_unshielded(struct request *rq, const char *step, int err)
 
 	line_start(&l, "unshielded");
 	line_addf(&l, "reason", "%s: %s", step, strerror(err));
-	line_add(&l, "script", rq->script);
-	log_line(&l);
+	log_record(&l);
 	become_cgi(&sp);
 	sp.err = errno;
 	leave(fail_spawn(&sp));
@@ -2994,8 +3002,7 @@ start_grace(struct keeper *k)
 		line_start(&l, "no-slot");
 		line_add(&l, "cap", full);
 		line_add(&l, "grace", put_secs(secs, grace * 1000));
-		line_add(&l, "script", k->rq->script);
-		log_line(&l);
+		log_record(&l);
 	}
 	k->at[GRACE] = now_ms() + grace;
 	k->graced = 1;
@@ -3025,9 +3032,8 @@ log_abandoned(struct keeper *k, int received, int sent)
 	if (received > 0)
 		line_add(&l, "received", signal_name(received));
 	line_add(&l, "signal", sent > 0 ? signal_name(sent) : "none");
-	line_add(&l, "script", k->rq->script);
 	line_addf(&l, "pgid", "%ld", (long)k->cgi);
-	log_line(&l);
+	log_record(&l);
 }
 
 /* The request is over for the server; the CGI gets its stop signal and --grace. */
@@ -3207,8 +3213,7 @@ log_stderr_end(struct keeper *k)
 		return;
 	line_start(&l, "stderr-dropped");
 	line_addf(&l, "lines", "%lu", k->errlines - STDERR_LOG_LINES);
-	line_add(&l, "script", k->rq->script);
-	log_line(&l);
+	log_record(&l);
 }
 
 #if defined(LINUX_EXTRAS) && defined(SPLICE_F_NONBLOCK)
@@ -3494,8 +3499,7 @@ log_killed(struct keeper *k, int processes)
 	line_add(&l, "reason", k->abandoned == TIMED_OUT ? "timeout" : "grace");
 	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
 	line_addf(&l, "processes", "%d", processes);
-	line_add(&l, "script", k->rq->script);
-	log_line(&l);
+	log_record(&l);
 }
 
 static void
@@ -3516,8 +3520,7 @@ log_finished(struct keeper *k)
 		line_add(&l, "after", "abandoned");
 	else if (k->graced)
 		line_add(&l, "after", "response");
-	line_add(&l, "script", k->rq->script);
-	log_line(&l);
+	log_record(&l);
 }
 
 static void

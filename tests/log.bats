@@ -3,7 +3,7 @@
 # prefixes an ISO-8601 UTC timestamp in whole seconds, ending in Z. Values escape bytes < 0x20,
 # 0x7f, >= 0x80, " and \ as \xHH; a value with a space (or an empty one) is put in double
 # quotes; a value stops at 200 bytes, the last three "...". Every record but event=stderr ends
-# with script=PATH.
+# with script=PATH (event=abandoned's pgid= comes before it).
 
 load helpers
 
@@ -61,7 +61,7 @@ function lower_hex() {
 	wait_probe
 	[[ $CGI_PGID == "$CGI_PID" ]] || fail "CGI pgid $CGI_PGID is not its pid $CGI_PID"
 	kill -TERM "$FRONT_PID"
-	logged "event=abandoned reason=signal received=TERM signal=TERM script=$(re_quote "$PROBE") pgid=$CGI_PGID"
+	logged "event=abandoned reason=signal received=TERM signal=TERM pgid=$CGI_PGID script=$(re_quote "$PROBE")"
 	wait_file "$T/probe.done" 3
 	poll 3 grep -q event=finished "$LOG" || fail "no event=finished: $(cat "$LOG")"
 	wait_gone "$CGI_PID" 2
@@ -74,14 +74,14 @@ function lower_hex() {
 	start_front front -1 "$T/out" -- "$CGIGUARD" -g 5 -s none --log="$LOG" "$PROBE" run=0.3
 	wait_probe
 	kill -HUP "$FRONT_PID"
-	logged "event=abandoned reason=signal received=HUP signal=none script=$(re_quote "$PROBE") pgid=$CGI_PGID"
+	logged "event=abandoned reason=signal received=HUP signal=none pgid=$CGI_PGID script=$(re_quote "$PROBE")"
 }
 
 @test "abandoned because the front died: reason=front-died signal=TERM" {
 	start_front front -1 "$T/out" -- "$CGIGUARD" -g 5 --log="$LOG" "$PROBE" run=0.3
 	wait_probe
 	kill -KILL "$FRONT_PID"
-	logged "event=abandoned reason=front-died signal=TERM script=$(re_quote "$PROBE") pgid=$CGI_PGID"
+	logged "event=abandoned reason=front-died signal=TERM pgid=$CGI_PGID script=$(re_quote "$PROBE")"
 	logged "event=finished status=0 elapsed=$ELAPSED after=abandoned script=$(re_quote "$PROBE")"
 }
 
@@ -90,13 +90,13 @@ function lower_hex() {
 	start_front front -1 "$T/pipe" -- "$CGIGUARD" -g 5 --log="$LOG" "$PROBE" run=1 tick=0.05
 	wait_probe
 	kill -KILL "$READER"
-	logged "event=abandoned reason=pipe signal=TERM script=$(re_quote "$PROBE") pgid=$CGI_PGID"
+	logged "event=abandoned reason=pipe signal=TERM pgid=$CGI_PGID script=$(re_quote "$PROBE")"
 }
 
 @test "--timeout: reason=timeout signal=TERM; a CGI that outlives the grace: event=killed reason=grace" {
 	start_front front -1 "$T/out" -- "$CGIGUARD" -t 0.5 -g 0.5 --log="$LOG" "$PROBE" run=30
 	wait_probe
-	logged "event=abandoned reason=timeout signal=TERM script=$(re_quote "$PROBE") pgid=$CGI_PGID"
+	logged "event=abandoned reason=timeout signal=TERM pgid=$CGI_PGID script=$(re_quote "$PROBE")"
 	logged "event=killed reason=timeout elapsed=$ELAPSED processes=1 script=$(re_quote "$PROBE")"
 }
 
@@ -179,7 +179,7 @@ function no_marked_processes() {
 	local line value want
 	line=$(grep event=abandoned "$LOG")
 	[[ $(grep -c event=abandoned "$LOG") -eq 1 ]] || fail "the event spans lines: $(cat -A "$LOG")"
-	value=$(sed -n 's/.* script=\(".*"\) pgid=[0-9]*$/\1/p' <<<"$line" | lower_hex)
+	value=$(sed -n 's/.* pgid=[0-9]* script=\(".*"\)$/\1/p' <<<"$line" | lower_hex)
 	want=$(escaped "$dir/probe.cgi")
 	[[ $value == "$want" ]] || fail "log line: $line
 want script=$want"
@@ -198,8 +198,8 @@ want script=$want"
 	kill -TERM "$FRONT_PID"
 	poll 3 grep -q event=abandoned "$LOG" || fail "nothing logged"
 	local value
-	value=$(sed -n 's/.* script=\([^ ]*\) pgid=[0-9]*$/\1/p' "$LOG")
-	[[ -n $value ]] || fail "no script=... pgid=N in: $(cat "$LOG")"
+	value=$(sed -n 's/.* pgid=[0-9]* script=\([^ ]*\)$/\1/p' "$LOG")
+	[[ -n $value ]] || fail "no pgid=N script=... in: $(cat "$LOG")"
 	((${#value} == 200)) && [[ $value == *... ]] || fail "script=$value is not cut to 200 bytes ending in ..."
 	[[ $value == "${dir:0:197}..." ]] || fail "script=$value is not the path's first 197 bytes and ..."
 }
