@@ -135,7 +135,7 @@ nothing for a CGI that finishes within its grace. cgiguard's log (syslog, or
 \`-l FILE\`) has one line when the request is abandoned and one when the CGI ends:
 
 \`\`\`
-cgiguard[30569]: event=abandoned reason=signal signal=TERM script=$SITE/wrap-bin/save.cgi pgid=30572
+cgiguard[30569]: event=abandoned reason=signal signal=TERM pgid=30572 script=$SITE/wrap-bin/save.cgi
 cgiguard[30569]: event=finished status=0 elapsed=4.31s after=abandoned script=$SITE/wrap-bin/save.cgi
 \`\`\`
 
