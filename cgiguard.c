@@ -906,30 +906,29 @@ usage_error(const char *fmt, const char *arg)
 
 /* ---- value parsers ------------------------------------------------------- */
 
-/* Digits only, no sign, no overflow. */
+/*
+ * Decimal digits, no blank and no sign, as strtoull reads them: past its
+ * range the value is ULLONG_MAX, which every caller's range refuses.
+ */
 static const char *
-parse_digits(const char *s, unsigned long long *v, int *overflow)
+parse_digits(const char *s, unsigned long long *v)
 {
-	*v = 0;
+	char *end;
+
 	if (*s < '0' || *s > '9')
 		return NULL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (*v > (ULLONG_MAX - 9) / 10)
-			*overflow = 1;
-		else
-			*v = *v * 10 + (unsigned)(*s - '0');
-	}
-	return s;
+	*v = strtoull(s, &end, 10);
+	return end;
 }
 
 static long long
 parse_duration(const char *opt, const char *s)
 {
 	unsigned long long whole, frac = 0, unit = 1000, scale = 1;
-	int overflow = 0, digits = 0;
+	int digits = 0;
 	const char *p;
 
-	if ((p = parse_digits(s, &whole, &overflow)) == NULL)
+	if ((p = parse_digits(s, &whole)) == NULL)
 		die(EXIT_FAILED, "%s: invalid duration '%s'", opt, s);
 	if (*p == '.') {
 		for (p++; *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
@@ -949,7 +948,7 @@ parse_duration(const char *opt, const char *s)
 		unit = 3600000;
 	else
 		die(EXIT_FAILED, "%s: invalid duration '%s'", opt, s);
-	if (overflow || whole > (unsigned long long)MAX_DURATION_MS ||
+	if (whole > (unsigned long long)MAX_DURATION_MS ||
 	    whole * unit + frac * scale * unit / 1000 >
 	    (unsigned long long)MAX_DURATION_MS)
 		die(EXIT_FAILED, "%s: duration out of range '%s'", opt, s);
@@ -960,10 +959,9 @@ static rlim_t
 parse_size(const char *opt, const char *s)
 {
 	unsigned long long v, unit = 1;
-	int overflow = 0;
 	const char *p;
 
-	if ((p = parse_digits(s, &v, &overflow)) == NULL)
+	if ((p = parse_digits(s, &v)) == NULL)
 		die(EXIT_FAILED, "%s: invalid size '%s'", opt, s);
 	if (strcmp(p, "k") == 0 || strcmp(p, "K") == 0)
 		unit = 1024;
@@ -973,7 +971,7 @@ parse_size(const char *opt, const char *s)
 		unit = 1024 * 1024 * 1024;
 	else if (*p != '\0')
 		die(EXIT_FAILED, "%s: invalid size '%s'", opt, s);
-	if (overflow || v > (unsigned long long)(rlim_t)-1 / 2 / unit)
+	if (v > (unsigned long long)(rlim_t)-1 / 2 / unit)
 		die(EXIT_FAILED, "%s: size out of range '%s'", opt, s);
 	return (rlim_t)(v * unit);
 }
@@ -982,12 +980,12 @@ static long
 parse_number(const char *opt, const char *s, long min, long max)
 {
 	unsigned long long v;
-	int overflow = 0, neg = (*s == '-');
+	int neg = (*s == '-');
 	const char *p;
 
-	if ((p = parse_digits(s + neg, &v, &overflow)) == NULL || *p != '\0')
+	if ((p = parse_digits(s + neg, &v)) == NULL || *p != '\0')
 		die(EXIT_FAILED, "%s: invalid number '%s'", opt, s);
-	if (overflow || v > (unsigned long long)LONG_MAX ||
+	if (v > (unsigned long long)LONG_MAX ||
 	    (neg ? -(long)v : (long)v) < min ||
 	    (neg ? -(long)v : (long)v) > max)
 		die(EXIT_FAILED, "%s: number out of range '%s'", opt, s);
@@ -999,14 +997,13 @@ parse_signal(const char *opt, const char *s)
 {
 	const char *name = s;
 	unsigned long long v;
-	int overflow = 0;
 	const char *p;
 	size_t i;
 
 	if (strcmp(s, "none") == 0)
 		return 0;
-	if ((p = parse_digits(s, &v, &overflow)) != NULL) {
-		if (*p == '\0' && !overflow && v >= 1 && v < NSIG)
+	if ((p = parse_digits(s, &v)) != NULL) {
+		if (*p == '\0' && v >= 1 && v < NSIG)
 			return (int)v;
 		die(EXIT_FAILED, "%s: unknown signal '%s'", opt, s);
 	}
@@ -1022,12 +1019,10 @@ parse_signal(const char *opt, const char *s)
 static mode_t
 parse_mode(const char *opt, const char *s)
 {
-	unsigned long v = 0;
-	const char *p;
+	char *end;
+	unsigned long v = strtoul(s, &end, 8);
 
-	for (p = s; *p >= '0' && *p <= '7' && v <= 0777; p++)
-		v = v * 8 + (unsigned)(*p - '0');
-	if (p == s || *p != '\0' || v > 0777)
+	if (*s < '0' || *s > '7' || *end != '\0' || v > 0777)
 		die(EXIT_FAILED, "%s: invalid mode '%s'", opt, s);
 	return (mode_t)v;
 }
@@ -2746,35 +2741,20 @@ proc_walk(int (*visit)(const char *, void *), void *arg)
 #endif
 }
 
+/* The kernel's "pid (name) state ppid ... starttime": fields 4 and 22. */
 static int
 read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long v;
-	int field;
+	int parent;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
-	    (p = strrchr(buf, ')')) == NULL)
+	    (p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+	    " %*s %*s %*s %*s %*s %*s %*s %*s %llu", &parent, start) != 2)
 		return -1;
-	/* After the name: state (field 3), ppid (4), ... starttime (22). */
-	for (p++, field = 3; field <= 22; field++) {
-		while (*p == ' ')
-			p++;
-		if (field == 4 || field == 22) {
-			if (*p < '0' || *p > '9')
-				return -1;
-			for (v = 0; *p >= '0' && *p <= '9'; p++)
-				v = v * 10 + (unsigned)(*p - '0');
-			if (field == 4)
-				*ppid = (pid_t)v;
-			else
-				*start = v;
-		} else if (*p == '\0')
-			return -1;
-		while (*p != ' ' && *p != '\0')
-			p++;
-	}
+	*ppid = parent;
 	return 0;
 }
 
@@ -2782,21 +2762,14 @@ static long
 real_uid_of(const char *pid)
 {
 	char path[64], buf[2048], *p;
-	unsigned long long uid;
-	const char *end;
-	int overflow = 0;
+	long uid;
 
 	snprintf(path, sizeof(path), "/proc/%.20s/status", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
-	    (p = strstr(buf, "\nUid:")) == NULL)
+	    (p = strstr(buf, "\nUid:")) == NULL ||
+	    sscanf(p + 5, "%ld", &uid) != 1 || uid < 0)
 		return -1;
-	for (p += 5; *p == '\t' || *p == ' '; p++)
-		;
-	end = parse_digits(p, &uid, &overflow);
-	if (end == NULL || overflow || (*end != '\t' && *end != ' ') ||
-	    uid > LONG_MAX)
-		return -1;
-	return (long)uid;
+	return uid;
 }
 
 /* ---- the keeper: killing the tree ---------------------------------------- */
@@ -2869,11 +2842,10 @@ static int
 add_if_descendant(const char *name, void *tree)
 {
 	unsigned long long pid, start;
-	int overflow = 0;
-	const char *end = parse_digits(name, &pid, &overflow);
+	const char *end = parse_digits(name, &pid);
 	pid_t ppid;
 
-	if (end != NULL && *end == '\0' && !overflow && pid <= INT_MAX &&
+	if (end != NULL && *end == '\0' && pid <= INT_MAX &&
 	    read_stat((pid_t)pid, &ppid, &start) == 0 && in_tree(tree, ppid))
 		tree_add(tree, (pid_t)pid);
 	return 0;
@@ -4002,10 +3974,9 @@ mark_number(const char *p, const char *key, long long *v)
 {
 	unsigned long long u;
 	size_t n = strlen(key);
-	int overflow = 0;
 
 	if (strncmp(p, key, n) != 0 ||
-	    (p = parse_digits(p + n, &u, &overflow)) == NULL || overflow ||
+	    (p = parse_digits(p + n, &u)) == NULL ||
 	    u > (unsigned long long)LLONG_MAX / 4 || *p != ' ')
 		return NULL;
 	*v = (long long)u;
