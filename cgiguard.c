@@ -350,12 +350,6 @@ leave(int status)
 
 /* ---- time ---------------------------------------------------------------- */
 
-static void
-monotonic(struct timespec *ts)
-{
-	(void)clock_gettime(CLOCK_MONOTONIC, ts);
-}
-
 static long long
 ts_ms(const struct timespec *ts)
 {
@@ -367,7 +361,7 @@ now_ms(void)
 {
 	struct timespec ts;
 
-	monotonic(&ts);
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts_ms(&ts);
 }
 
@@ -376,7 +370,7 @@ elapsed_us(const struct request *rq)
 {
 	struct timespec ts;
 
-	monotonic(&ts);
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)(ts.tv_sec - rq->start.tv_sec) * 1000000 +
 	    (ts.tv_nsec - rq->start.tv_nsec) / 1000;
 }
@@ -4331,7 +4325,7 @@ main(int argc, char *argv[])
 	if (rq.form == FORM_ACTION)
 		enter_script_dir(&rq);
 	scrub_environment(&rq.cf);
-	monotonic(&rq.start);
+	(void)clock_gettime(CLOCK_MONOTONIC, &rq.start);
 	rq.front = getpid();
 	open_channels(&rq);
 	take_signals(&rq);
