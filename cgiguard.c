@@ -96,8 +96,9 @@ enum limit { L_CPU, L_MEM, L_NPROC, L_FSIZE, L_NOFILE, L_CORE, NLIMITS };
 enum opt_id {
 	O_GRACE, O_TIMEOUT, O_SIGNAL, O_LOG, O_VERBOSE,
 	O_CPU, O_MEM, O_NPROC, O_FSIZE, O_NOFILE, O_CORE,
-	O_NICE, O_UMASK, O_CLEAN_ENV, O_PASS_ENV, O_HELP, O_VERSION,
-	O_LIST, O_DRAIN, O_CHECK
+	O_NICE, O_UMASK, O_CLEAN_ENV, O_PASS_ENV,
+	O_HELP, O_VERSION,		/* from here on: no policy setting */
+	O_LIST, O_DRAIN, O_CHECK	/* admin commands: only alone */
 };
 
 struct option_def {
@@ -327,7 +328,6 @@ static NORETURN void die(int, const char *, ...);
 static NORETURN void die_errno(int, const char *);
 static NORETURN void usage_error(const char *, const char *);
 static NORETURN void refuse_shebang(const char *, const char *);
-static NORETURN void refuse_character(const char *, const char *);
 static NORETURN void refuse_admin(const char *);
 static void	 publish_state(const struct keeper *);
 
@@ -1179,7 +1179,7 @@ parse_long(struct config *cf, char **w, int left)
 		    name);
 		usage_error("unknown option '%s'", opt);
 	}
-	if (id == O_LIST || id == O_DRAIN)
+	if (id >= O_LIST)
 		refuse_admin(options[id].name);
 	if (!options[id].takes_value) {
 		if (eq != NULL)
@@ -1446,13 +1446,6 @@ check_shebang_line(const char *script, const char *interp, const char *arg)
 		refuse_shebang(script, "does not match its arguments");
 }
 
-static NORETURN void
-refuse_character(const char *script, const char *arg)
-{
-	die(EXIT_CANNOT, "#! line of %s: invalid character in '%s'", script,
-	    arg);
-}
-
 /* Splits the one #! argument on blanks; nothing in it is interpreted. */
 static int
 split_words(const char *script, char *arg, char **w)
@@ -1463,7 +1456,8 @@ split_words(const char *script, char *arg, char **w)
 	for (p = arg; *p != '\0'; p++) {
 		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f ||
 		    strchr("\"'\\$`", *p) != NULL)
-			refuse_character(script, arg);
+			die(EXIT_CANNOT, "#! line of %s: invalid character in "
+			    "'%s'", script, arg);
 	}
 	for (p = strtok_r(arg, " \t", &save); p != NULL;
 	    p = strtok_r(NULL, " \t", &save)) {
@@ -1569,8 +1563,7 @@ policy_setting(const char *name, char *value)
 		policy.cap_script = (int)parse_number(name, value, 0, 1L << 20);
 		policy.cap_script_set = 1;
 	}
-	else if (id < 0 || id == O_HELP || id == O_VERSION || id == O_LIST ||
-	    id == O_DRAIN || id == O_CHECK)
+	else if (id < 0 || id >= O_HELP)
 		die(EXIT_FAILED, "unknown setting '%s'", name);
 	else if (!options[id].takes_value) {
 		if (parse_yes_no(name, value))
@@ -2735,20 +2728,28 @@ proc_walk(int (*visit)(const char *, void *), void *arg)
 #endif
 }
 
-/* The kernel's "pid (name) state ppid ... starttime": fields 4 and 22. */
+/*
+ * The kernel's "pid (name) state ppid ... starttime": fields 4 and 22, after
+ * the last ')'.  (sscanf would do, at 27 KB of program text a request maps.)
+ */
 static int
 read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
-	int parent;
+	int field;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
-	    (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s"
-	    " %*s %*s %*s %*s %*s %*s %*s %*s %llu", &parent, start) != 2)
+	    (p = strrchr(buf, ')')) == NULL)
 		return -1;
-	*ppid = parent;
+	for (field = 3; field <= 22; field++) {
+		if ((p = strchr(p + 1, ' ')) == NULL)
+			return -1;
+		if (field == 4)
+			*ppid = (pid_t)strtol(p + 1, NULL, 10);
+		else if (field == 22)
+			*start = strtoull(p + 1, NULL, 10);
+	}
 	return 0;
 }
 
@@ -2756,14 +2757,12 @@ static long
 real_uid_of(const char *pid)
 {
 	char path[64], buf[2048], *p;
-	long uid;
 
 	snprintf(path, sizeof(path), "/proc/%.20s/status", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 ||
-	    (p = strstr(buf, "\nUid:")) == NULL ||
-	    sscanf(p + 5, "%ld", &uid) != 1 || uid < 0)
+	    (p = strstr(buf, "\nUid:")) == NULL)
 		return -1;
-	return uid;
+	return strtol(p + 5, NULL, 10);
 }
 
 /* ---- the keeper: killing the tree ---------------------------------------- */
@@ -3653,19 +3652,6 @@ supervise(struct keeper *k)
 
 /* ---- the keeper ---------------------------------------------------------- */
 
-static void
-sort_fds(int *fds, int n)
-{
-	int i, j, t;
-
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
-			t = fds[j];
-			fds[j] = fds[j - 1];
-			fds[j - 1] = t;
-		}
-}
-
 /*
  * The keeper outlives the request: it keeps its ends of the channels (the
  * table above) and the log, and of the server's fd 0 until the spawn and
@@ -3677,18 +3663,17 @@ close_inherited(struct keeper *k)
 	const struct request *rq = k->rq;
 	int keep[] = { rq->to_front[1], rq->out[0], rq->out[1], rq->err[0],
 	    rq->err[1], rq->front_pidfd, log_fd };
-	int n = (int)(sizeof(keep) / sizeof(keep[0])), i, lo = 3;
+	int n = (int)(sizeof(keep) / sizeof(keep[0])), i, lo, next;
 
-	sort_fds(keep, n);
-	for (i = 0; i <= n; i++) {
-		int hi = i < n ? keep[i] - 1 : INT_MAX;
-
-		if (i < n && keep[i] < lo)
-			continue;
-		if (hi >= lo)
-			close_range_fds(lo, hi);
-		if (i < n)
-			lo = keep[i] + 1;
+	for (lo = 3; ; lo = next + 1) {
+		next = INT_MAX;		/* the lowest kept one from lo on */
+		for (i = 0; i < n; i++)
+			if (keep[i] >= lo && keep[i] < next)
+				next = keep[i];
+		if (next > lo)
+			close_range_fds(lo, next - 1);
+		if (next == INT_MAX)
+			return;
 	}
 }
 
