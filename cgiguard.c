@@ -85,6 +85,7 @@
 #define FIELD_MAX		200	/* log field cap */
 #define MAX_PASS_ENV		8	/* --pass-env lists */
 #define MAX_ROOTS		8	/* root = ... lines in the policy */
+#define POLICY_MAX		65536	/* bytes of policy file */
 #define SERVER_GRACE_MS		3000	/* what a server without cgiguard allows */
 #define TREE_MAX		4096	/* descendants one kill stops and kills */
 #define MARK_MAX		4096	/* the kernel shows one page of a title */
@@ -1606,18 +1607,18 @@ trim(char *s)
 	return s;
 }
 
-static size_t
-read_policy_text(int fd, char *text, size_t size)
+/* All of it, or a refusal: a policy cut short would pass as a weaker one. */
+static void
+read_policy_text(int fd, char text[POLICY_MAX + 2])
 {
-	ssize_t n = read_up_to(fd, text, size - 1);
+	ssize_t n = read_up_to(fd, text, POLICY_MAX + 1);
 
 	if (n < 0)
 		die_errno(EXIT_FAILED, policy_path);
-	if ((size_t)n == size - 1)
-		die(EXIT_FAILED, "%s: larger than %zu bytes", policy_path,
-		    size - 1);
+	if (n > POLICY_MAX)
+		die(EXIT_FAILED, "%s: larger than %d bytes", policy_path,
+		    POLICY_MAX);
 	text[n] = '\0';
-	return (size_t)n;
 }
 
 static void
@@ -1670,7 +1671,7 @@ parse_policy(char *text)
 static void
 read_policy(void)
 {
-	static char text[65536];
+	static char text[POLICY_MAX + 2];
 	struct stat st;
 	int fd;
 
@@ -1681,7 +1682,7 @@ read_policy(void)
 	if (fd < 0)
 		die_errno(EXIT_FAILED, policy_path);
 	check_policy_owner(fd);
-	(void)read_policy_text(fd, text, sizeof(text));
+	read_policy_text(fd, text);
 	close(fd);
 	policy.present = 1;
 	parse_policy(text);

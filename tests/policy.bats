@@ -611,6 +611,20 @@ cgiguard: $cand:4: clean-env: expected yes or no, not 'maybe'" ]] || fail "stder
 		fail "no file: status $status: $stderr"
 }
 
+@test "a policy of 65536 bytes is read whole; one byte more is refused, never read in part" {
+	local cand=$CONFDIR/cgiguard.conf.new pad
+	printf -v pad '%*s' 65535 ''
+	printf '%s\n' "${pad// /#}" >"$cand"	# one comment line of 65536 bytes
+	chmod 0644 "$cand"
+	(($(stat -c %s "$cand") == 65536)) || fail "fixture is $(stat -c %s "$cand") bytes"
+	run --separate-stderr "$G" --check="$cand" 3>&-
+	[[ $status -eq 0 && $output == "$cand: OK" ]] || fail "65536 bytes: status $status: $output $stderr"
+	printf '\n' >>"$cand"
+	run --separate-stderr "$G" --check="$cand" 3>&-
+	[[ $status -eq 1 && $stderr == "cgiguard: $cand: larger than 65536 bytes" ]] ||
+		fail "65537 bytes: status $status: $stderr"
+}
+
 @test "--check FILE SCRIPT: the settings a request would run with, after the caps, for this user; or why it is refused" {
 	policy "root = $ROOT" "grace = 10s" "nofile = 64" "clean-env = yes" "pass-env = GITWEB_CONFIG"
 	printf '#!%s --nofile=4096 -g 1h -t 5m /bin/sh\necho hi >%s/ran\n' "$G" "$CONFDIR" >"$ROOT/app/greedy.cgi"
