@@ -76,18 +76,24 @@
 #define MAX_DURATION_MS		(7LL * 24 * 3600 * 1000)
 #define LINGER_MS		50	/* wait for the CGI's exit after its EOF */
 #define GATHER_MS		1	/* wait for the rest of a first small write */
+#define GATHER_BELOW		4096	/* a first write this small: gathered */
 #define SETTLE_MS		20	/* wait for the server's signal after EPIPE */
 #define REAP_MS			1000	/* wait for a killed tree to be reaped */
 #define RELAY_CHUNK		65536
 #define BULK_PIPE		(1 << 20)	/* pipe size once output is bulk */
 #define MAX_SHEBANG_WORDS	32
 #define STDERR_LOG_LINES	100	/* CGI stderr lines logged per request */
+#define STDERR_FIRST_READS	64	/* of stderr, relayed before the status */
 #define FIELD_MAX		200	/* log field cap */
 #define MAX_PASS_ENV		8	/* --pass-env lists */
 #define MAX_ROOTS		8	/* root = ... lines in the policy */
 #define POLICY_MAX		65536	/* bytes of policy file */
 #define SERVER_GRACE_MS		3000	/* what a server without cgiguard allows */
 #define TREE_MAX		4096	/* descendants one kill stops and kills */
+#define TREE_WALKS		64	/* walks of /proc to find them all, */
+#define TREE_WALK_MS		500	/* within this time */
+#define FRONT_POLL_MS		5	/* the front's exit, with no pidfd */
+#define FD_SCAN_MAX		65536	/* descriptors closed one by one */
 #define MARK_MAX		4096	/* the kernel shows one page of a title */
 #define DEFAULT_DRAIN_MS	30000LL
 #define DRAIN_POLL_MS		100
@@ -2385,14 +2391,14 @@ static void
 close_range_fds(int lo, int hi)
 {
 	struct rlimit rl;
-	int fd, max = 65536;
+	int fd, max = FD_SCAN_MAX;
 
 #if defined(LINUX_EXTRAS) && defined(SYS_close_range)
 	if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
 		return;
 #endif
 	/* _SC_OPEN_MAX is this limit; sysconf(3) would add its whole table */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < FD_SCAN_MAX)
 		max = (int)rl.rlim_cur;
 	for (fd = lo; fd <= hi && fd < max; fd++)
 		(void)close(fd);
@@ -2855,12 +2861,12 @@ kill_tree(struct keeper *k)
 {
 	static struct proc procs[TREE_MAX];	/* touched only by a kill */
 	struct tree t = { procs, 0, getpid() };
-	long long give_up = now_ms() + 500;
+	long long give_up = now_ms() + TREE_WALK_MS;
 	size_t before, i;
 	int round, walked = 0;
 
 	signal_cgi(k, SIGSTOP);
-	for (round = 0; round < 64 && now_ms() < give_up; round++) {
+	for (round = 0; round < TREE_WALKS && now_ms() < give_up; round++) {
 		before = t.n;
 		if (proc_walk(add_if_descendant, &t) < 0 || t.n == before)
 			break;
@@ -3369,7 +3375,7 @@ gather(struct keeper *k)
 
 	if (k->gathered || !server_listening(k) || k->out.len > 0 ||
 	    k->out.sink == SINK_FILE ||
-	    ioctl(k->out.from, FIONREAD, &n) < 0 || n >= 4096)
+	    ioctl(k->out.from, FIONREAD, &n) < 0 || n >= GATHER_BELOW)
 		return 0;
 	k->gathered = k->output_started = 1;
 	k->at[GATHER] = now_ms() + GATHER_MS;
@@ -3408,8 +3414,10 @@ end_response(struct keeper *k)
 {
 	int i;
 
-	for (i = 0; i < 64 && k->err.from >= 0 && relay(k, &k->err); i++)
-		;	/* what the CGI wrote to stderr goes first */
+	/* What the CGI wrote to stderr goes first, as far as it is there. */
+	for (i = 0; i < STDERR_FIRST_READS && k->err.from >= 0 &&
+	    relay(k, &k->err); i++)
+		;
 	enter(k, ENDED);
 	if (k->cgi_wstatus < 0 || k->children)
 		start_grace(k);
@@ -3558,9 +3566,9 @@ next_timeout(const struct keeper *k)
 	if (soon < 0 && !look)
 		return -1;
 	t = now_ms();
-	if (look && (soon < 0 || soon > t + 5))
-		soon = t + 5;
-	return soon <= t ? 0 : (int)(soon - t > 60000 ? 60000 : soon - t);
+	if (look && (soon < 0 || soon > t + FRONT_POLL_MS))
+		soon = t + FRONT_POLL_MS;
+	return soon <= t ? 0 : (int)(soon - t > INT_MAX ? INT_MAX : soon - t);
 }
 
 /* Without a pidfd, the front is gone once we have been reparented. */
