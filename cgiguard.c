@@ -1100,18 +1100,17 @@ apply_option(struct config *cf, enum opt_id id, const char *v)
 		cf->log = v;
 		break;
 	case O_VERBOSE:	cf->verbose = 1; break;
-	case O_CPU:
-		set_limit(cf, L_CPU, (rlim_t)parse_number(opt, v, 1, 1L << 30));
-		break;
-	case O_MEM:	set_limit(cf, L_MEM, parse_size(opt, v)); break;
+	case O_CPU:	/* the limits: enum limit in the options' order */
 	case O_NPROC:
-		set_limit(cf, L_NPROC, (rlim_t)parse_number(opt, v, 1, 1L << 30));
-		break;
-	case O_FSIZE:	set_limit(cf, L_FSIZE, parse_size(opt, v)); break;
 	case O_NOFILE:
-		set_limit(cf, L_NOFILE, (rlim_t)parse_number(opt, v, 3, 1L << 30));
+		set_limit(cf, (enum limit)(id - O_CPU), (rlim_t)parse_number(opt,
+		    v, id == O_NOFILE ? 3 : 1, 1L << 30));
 		break;
-	case O_CORE:	set_limit(cf, L_CORE, parse_size(opt, v)); break;
+	case O_MEM:
+	case O_FSIZE:
+	case O_CORE:
+		set_limit(cf, (enum limit)(id - O_CPU), parse_size(opt, v));
+		break;
 	case O_NICE:
 		cf->nice = (int)parse_number(opt, v, -20, 19);
 		cf->nice_set = 1;
