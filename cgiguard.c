@@ -311,7 +311,8 @@ struct keeper {
 	int		 gathered;	/* the first output has had its GATHER */
 	char		 errline[1024];
 	size_t		 errlen;
-	unsigned long	 errlines;	/* stderr lines seen since the server left */
+	unsigned long	 errlines;	/* stderr lines logged since the server left */
+	unsigned long long errdropped;	/* and the bytes after them, discarded */
 };
 
 static const char *policy_path = CGIGUARD_CONF;	/* or --check's FILE */
@@ -3139,20 +3140,6 @@ output_failed(struct keeper *k, struct stream *s, int err)
 	}
 }
 
-/* Newlines in buf. */
-static unsigned long
-count_lines(const char *buf, size_t n)
-{
-	const char *end = buf + n;
-	unsigned long lines = 0;
-
-	while ((buf = memchr(buf, '\n', (size_t)(end - buf))) != NULL) {
-		lines++;
-		buf++;
-	}
-	return lines;
-}
-
 /* CGI stderr after the server is gone: one record per line, bounded. */
 static void
 log_stderr(struct keeper *k, const char *buf, size_t n)
@@ -3172,7 +3159,7 @@ log_stderr(struct keeper *k, const char *buf, size_t n)
 		k->errlen = 0;
 		log_line(&l);
 	}
-	k->errlines += count_lines(buf + i, n - i);
+	k->errdropped += n - i;
 }
 
 /* At the end of stderr: the last unterminated line, and what was dropped. */
@@ -3183,10 +3170,10 @@ log_stderr_end(struct keeper *k)
 
 	if (k->errlen > 0 && k->errlines < STDERR_LOG_LINES)
 		log_stderr(k, "\n", 1);
-	if (k->errlines <= STDERR_LOG_LINES)
+	if (k->errdropped == 0)
 		return;
 	line_start(&l, "stderr-dropped");
-	line_addf(&l, "lines", "%lu", k->errlines - STDERR_LOG_LINES);
+	line_addf(&l, "bytes", "%llu", k->errdropped);
 	log_record(&l);
 }
 
@@ -3265,11 +3252,11 @@ flush_stream(struct keeper *k, struct stream *s)
 }
 
 /*
- * Stdout spliced to /dev/null: the pages move without a copy and without
- * touching our buffer.  -1 where splice cannot (then read).
+ * read(2) for what is discarded: where splice can, the bytes go to /dev/null
+ * without a copy and buf is not touched.
  */
-static int
-splice_to_null(struct keeper *k)
+static ssize_t
+read_to_null(int fd, char *buf, size_t size)
 {
 #if defined(LINUX_EXTRAS) && defined(SPLICE_F_NONBLOCK)
 	static int null_fd = -2;
@@ -3277,50 +3264,48 @@ splice_to_null(struct keeper *k)
 
 	if (null_fd == -2)
 		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (null_fd < 0)
-		return -1;
-	n = splice(k->out.from, NULL, null_fd, NULL, BULK_PIPE,
-	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n == 0)
-		close_fd(&k->out.from);
-	if (n >= 0)
-		return 1;
-	if (errno == EAGAIN || errno == EINTR)
-		return 0;
-	close_fd(&null_fd);
-#else
-	(void)k;
+	if (null_fd >= 0) {
+		n = splice(fd, NULL, null_fd, NULL, BULK_PIPE,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n >= 0 || errno == EAGAIN || errno == EINTR)
+			return n;
+		close_fd(&null_fd);	/* splice cannot here: read from now on */
+	}
 #endif
-	return -1;
+	return read(fd, buf, size);
 }
 
-/* Once the server no longer listens: stdout is discarded, stderr logged. */
+/*
+ * Once the server no longer listens: stdout is discarded; stderr is logged
+ * up to its cap, and past it discarded as stdout is, its bytes counted.
+ */
 static int
 discard_stream(struct keeper *k, struct stream *s)
 {
 	static char sink[RELAY_CHUNK];	/* read in big bites: a flood is cheap */
+	int logging;
 	ssize_t n;
 
 	if (s == &k->err && s->len > 0)
 		log_stderr(k, s->buf + s->off, s->len);
 	s->len = 0;
 	s->full = 0;
-	if (s == &k->out && (n = splice_to_null(k)) >= 0)
-		return (int)n;
-	if ((n = read(s->from, sink, sizeof(sink))) == 0) {
+	logging = s == &k->err && k->errlines < STDERR_LOG_LINES;
+	n = logging ? read(s->from, sink, sizeof(sink)) :
+	    read_to_null(s->from, sink, sizeof(sink));
+	if (n < 0)
+		return 0;
+	if (n == 0) {
 		close_fd(&s->from);
 		if (s == &k->err)
 			log_stderr_end(k);
-		return 1;
-	}
-	if (n < 0)
-		return 0;
-	if (s == &k->err)
+	} else if (logging)
 		log_stderr(k, sink, (size_t)n);
+	else if (s == &k->err)
+		k->errdropped += (unsigned long long)n;
 	return 1;
 }
 
-/* Forward at once, never buffer beyond one read; returns 1 if it moved. */
 /*
  * The CGI has closed its stdout: what is left in the pipe is the end of the
  * response.  It is held until the front is gone, then written just before
@@ -3384,6 +3369,7 @@ gather(struct keeper *k)
 	return 1;
 }
 
+/* Forward at once, never buffer beyond one read; returns 1 if it moved. */
 static int
 relay(struct keeper *k, struct stream *s)
 {

@@ -123,7 +123,7 @@ EOF
 		fail "the record after the stall does not count the dropped ones: $(cat "$T/syslog")"
 }
 
-@test "a CGI flooding stderr after abandonment: 100 lines logged, the rest counted once" {
+@test "a CGI flooding stderr after abandonment: 100 lines logged, the bytes after them counted once" {
 	cat >"$T/flood.cgi" <<EOF
 #!/bin/sh
 echo "\$\$ \$PPID" >"$T/ids"
@@ -142,6 +142,6 @@ EOF
 	[[ $(grep -c 'event=stderr ' "$T/log") -eq 100 ]] ||
 		fail "$(grep -c 'event=stderr ' "$T/log") stderr records, not 100"
 	grep -q 'event=stderr text="line 99"' "$T/log" || fail "line 99 not logged"
-	[[ $(grep -c 'event=stderr-dropped lines=150 ' "$T/log") -eq 1 ]] ||
-		fail "no single stderr-dropped lines=150 record: $(grep -v 'event=stderr ' "$T/log")"
+	[[ $(grep -c 'event=stderr-dropped bytes=1350 ' "$T/log") -eq 1 ]] ||
+		fail "no single stderr-dropped bytes=1350 record: $(grep -v 'event=stderr ' "$T/log")"
 }
