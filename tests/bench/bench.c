@@ -5,6 +5,7 @@
  *   bench mem SAMPLES CGIPATH name cmd [arg ...] [:: name cmd ...] ...
  *   bench bulk PAIRS SECONDS  name[@PIPE] cmd [arg ...] :: name cmd [arg ...]
  *   bench stream PAIRS        name cmd [arg ...] :: name cmd [arg ...]
+ *   bench flood PAIRS SECONDS name cmd [arg ...] :: name cmd [arg ...]
  *   bench herd N CGIPATH cmd [arg ...]
  *   bench reap cmd [arg ...]
  *
@@ -25,7 +26,11 @@
  * resident part of its executable mappings (smaps).  `herd` starts N
  * requests one after another, each abandoned (TERM to the front) once the
  * CGI has written, sums the smaps_rollup of the processes left that are not
- * the CGI (the keepers), then kills every descendant and reaps them.  `reap`
+ * the CGI (the keepers), then kills every descendant and reaps them.  `flood`
+ * abandons each request as a server does once the CGI's first output is
+ * there (closes both pipes, TERM to the front), then adds up the CPU time of
+ * every process of the request until the last is reaped: what cgiguard's
+ * keeper spends discarding what the CGI writes after that.  `reap`
  * runs a command as a subreaper and returns once every descendant is gone.
  * Output: one line of key=value fields per result, for run.sh to tabulate.
  */
@@ -759,6 +764,154 @@ cmd_stream(int argc, char **argv)
 	return 0;
 }
 
+/* ---- flood: output discarded after abandonment ---------------------------- */
+
+static volatile sig_atomic_t alarmed;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	alarmed = 1;
+}
+
+/* SIGKILL to every descendant, by pid, until none is left (10 s); exits. */
+static void
+kill_descendants(void)
+{
+	static pid_t t[256];
+	pid_t self = getpid();
+	int i, left, status;
+	double t0 = now_us();
+
+	while ((left = descendants(self, t, 256)) > 1 && now_us() - t0 < 10e6) {
+		for (i = left - 1; i >= 1; i--)
+			kill(t[i], SIGKILL);
+		while (waitpid(-1, &status, WNOHANG) > 0)
+			;
+		usleep(10000);
+	}
+	if (left > 1)
+		fprintf(stderr, "bench: %d processes left\n", left - 1);
+	exit(1);
+}
+
+struct flood {
+	double		 cpu_us;	/* user+sys of every process of the request */
+	double		 wall_us;	/* abandonment to the last one reaped */
+};
+
+/*
+ * One request, abandoned once the CGI's first bytes are there: the server
+ * closes its ends of both pipes and sends TERM to the process it started.
+ * Then every process of the request (front, keeper, and the CGI, which the
+ * keeper reaps) is waited for; the driver itself does nothing meanwhile.
+ */
+static void
+flood_one(const struct variant *v, struct flood *f)
+{
+	struct itimerval it = { { 0, 0 }, { RUN_LIMIT_MS / 1000, 0 } };
+	int out[2], err[2], in, status;
+	struct rusage ru;
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	memset(f, 0, sizeof(*f));
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		die("pipe");
+	if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		die("/dev/null");
+	alarmed = 0;
+	if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+		die("setitimer");
+	if ((pid = fork()) < 0)
+		die("fork");
+	if (pid == 0)
+		child_exec(v->argv, in, out[1], err[1]);
+	close(in);
+	close(out[1]);
+	close(err[1]);
+	while ((n = read(out[0], &c, 1)) < 0 && errno == EINTR && !alarmed)
+		;
+	if (n != 1) {
+		fprintf(stderr, "bench: %s: %s before its first output\n",
+		    v->name, alarmed ? "over the time limit" : "ended");
+		kill_descendants();
+	}
+	f->wall_us = now_us();
+	close(out[0]);
+	close(err[0]);
+	kill(pid, SIGTERM);
+	for (;;) {
+		if (wait4(-1, &status, 0, &ru) > 0) {
+			f->cpu_us += tv_us(&ru.ru_utime) + tv_us(&ru.ru_stime);
+			continue;
+		}
+		if (errno == ECHILD)
+			break;
+		if (errno != EINTR)
+			die("wait4");
+		if (alarmed) {
+			fprintf(stderr, "bench: %s: run took over %d ms; "
+			    "killed\n", v->name, RUN_LIMIT_MS);
+			kill_descendants();
+		}
+	}
+	f->wall_us = now_us() - f->wall_us;
+	it.it_value.tv_sec = 0;
+	if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+		die("setitimer");
+}
+
+static int
+cmd_flood(int argc, char **argv)
+{
+	struct variant v[MAXVAR];
+	int pairs = atoi(argv[0]), n = 0, k, j;
+	double secs = atof(argv[1]), t0;
+	double cpu[2][64], wall[2][64], d[64], med, min, max;
+	struct sigaction sa;
+	struct flood f;
+
+	if (parse_variants(argc - 2, argv + 2, v) != 2) {
+		fprintf(stderr, "bench: flood takes two variants\n");
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART: it ends a wait */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		die("sigaction");
+	if (pairs > 64)
+		pairs = 64;
+	flood_one(&v[0], &f);		/* warm up */
+	t0 = now_us();
+	for (k = 0; k < pairs && (k < 3 || now_us() - t0 < secs * 1e6); k++) {
+		for (j = 0; j < 2; j++) {
+			int i = (k + j) % 2;	/* AB, BA, AB, ... */
+
+			flood_one(&v[i], &f);
+			cpu[i][k] = f.cpu_us;
+			wall[i][k] = f.wall_us;
+		}
+		n++;
+	}
+	for (k = 0; k < n; k++)
+		d[k] = cpu[1][k] / cpu[0][k];
+	stats(d, n, &med, &min, &max);
+	printf("flood name=%s base=%s n=%d cpu_ms=%.1f base_cpu_ms=%.1f "
+	    "ratio=%.3f ratio_min=%.3f ratio_max=%.3f", v[1].name, v[0].name,
+	    n, median(cpu[1], n) / 1e3, median(cpu[0], n) / 1e3, med, min, max);
+	for (k = 0; k < n; k++)
+		d[k] = (cpu[1][k] - cpu[0][k]) / 1e3;
+	stats(d, n, &med, &min, &max);
+	printf(" cpu_add=%.1f cpu_add_min=%.1f cpu_add_max=%.1f wall_ms=%.1f "
+	    "base_wall_ms=%.1f\n", med, min, max, median(wall[1], n) / 1e3,
+	    median(wall[0], n) / 1e3);
+	return 0;
+}
+
 /* ---- reap: run a command as a subreaper --------------------------------------- */
 
 static int
@@ -783,7 +936,7 @@ int
 main(int argc, char *argv[])
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench req|mem|bulk|stream|reap ...\n");
+		fprintf(stderr, "usage: bench req|mem|herd|bulk|stream|flood|reap ...\n");
 		return 2;
 	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
@@ -802,6 +955,8 @@ main(int argc, char *argv[])
 		return cmd_bulk(argc - 2, argv + 2);
 	if (strcmp(argv[1], "stream") == 0 && argc >= 4)
 		return cmd_stream(argc - 2, argv + 2);
+	if (strcmp(argv[1], "flood") == 0 && argc >= 5)
+		return cmd_flood(argc - 2, argv + 2);
 	fprintf(stderr, "bench: bad arguments\n");
 	return 2;
 }

@@ -7,6 +7,10 @@
  *   writer BYTES     writes BYTES zero bytes to stdout in 64 KiB writes
  *   ticker N MS      writes N lines, one every MS milliseconds, each holding
  *                    the CLOCK_MONOTONIC time in nanoseconds of its write
+ *   flooder BYTES FD prints a header line, waits for SIGTERM (the keeper's,
+ *                    once the request is abandoned) and survives it, then
+ *                    writes BYTES of 64-byte lines to FD (1 or 2) in 64 KiB
+ *                    writes
  *
  * Static (musl-gcc -static when present): no loader, no stdio on the way.
  */
@@ -20,17 +24,23 @@ static const char reply[] = "Content-Type: text/plain\r\n\r\nok\n";
 static char zeros[65536];
 
 static int
-put(const char *s, size_t n)
+put_fd(int fd, const char *s, size_t n)
 {
 	ssize_t w;
 
 	while (n > 0) {
-		if ((w = write(1, s, n)) <= 0)
+		if ((w = write(fd, s, n)) <= 0)
 			return -1;
 		s += w;
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+static int
+put(const char *s, size_t n)
+{
+	return put_fd(1, s, n);
 }
 
 static int
@@ -66,6 +76,49 @@ writer(long long left)
 		    sizeof(zeros);
 
 		if (put(zeros, n) < 0)
+			return 1;
+		left -= (long long)n;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t termed;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	termed = 1;
+}
+
+static int
+flooder(long long left, int fd)
+{
+	static char lines[65536];
+	struct sigaction sa;
+	sigset_t term, old;
+	size_t i;
+
+	for (i = 0; i < sizeof(lines); i++)
+		lines[i] = i % 64 == 63 ? '\n' : 'x';
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	/* Blocked until sigsuspend: a TERM before it is not lost. */
+	if (sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    sigprocmask(SIG_BLOCK, &term, &old) < 0)
+		return 1;
+	if (put(reply, sizeof(reply) - 1) < 0)
+		return 1;
+	while (!termed)
+		sigsuspend(&old);
+	while (left > 0) {
+		size_t n = left < (long long)sizeof(lines) ? (size_t)left :
+		    sizeof(lines);
+
+		if (put_fd(fd, lines, n) < 0)
 			return 1;
 		left -= (long long)n;
 	}
@@ -128,5 +181,7 @@ main(int argc, char *argv[])
 		return writer(atoll(argv[1]));
 	if (strcmp(name, "ticker") == 0 && argc > 2)
 		return ticker(atoi(argv[1]), atol(argv[2]));
+	if (strcmp(name, "flooder") == 0 && argc > 2)
+		return flooder(atoll(argv[1]), atoi(argv[2]));
 	return put(reply, sizeof(reply) - 1) < 0;
 }

@@ -2,7 +2,8 @@
 # Paired benchmark of cgiguard against running the CGI directly, against
 # the bare late-EOF double-fork shape (bare.c: none of cgiguard's logic) and
 # against the wrappers an admin could use instead (env, timeout, tini,
-# dumb-init).  Each goal is printed with PASS or FAIL beside it.
+# dumb-init), and of a CGI's stderr against its stdout once the request is
+# abandoned.  Each goal is printed with PASS or FAIL beside it.
 #
 #   sh tests/bench/run.sh ./cgiguard        (make bench)
 #
@@ -13,10 +14,11 @@
 #
 # Bounds (environment): BENCH_ROUNDS=1000 BENCH_SECS=25 per-request rounds and
 # seconds per CGI; BENCH_BULK_PAIRS=6 (at most 15 s, twice); BENCH_STREAM_PAIRS=3;
+# BENCH_FLOOD_PAIRS=4 (at most 15 s);
 # BENCH_AB_N=2000 requests (at most BENCH_AB_SECS=8 s) per ab -c 4 run, at
 # most BENCH_AB1_SECS=5 s per ab -c 1 run, BENCH_AB_ROUNDS=3;
 # BENCH_HERD=1000 abandoned requests whose keepers' memory is summed;
-# BENCH_PARTS="req relay apache" picks the parts.
+# BENCH_PARTS="req relay flood apache" picks the parts.
 set -eu
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -31,11 +33,12 @@ ROUNDS=${BENCH_ROUNDS:-1000}
 SECS=${BENCH_SECS:-25}
 BULK_PAIRS=${BENCH_BULK_PAIRS:-6}
 STREAM_PAIRS=${BENCH_STREAM_PAIRS:-3}
+FLOOD_PAIRS=${BENCH_FLOOD_PAIRS:-4}
 AB_N=${BENCH_AB_N:-2000}
 AB_ROUNDS=${BENCH_AB_ROUNDS:-3}
 AB_SECS=${BENCH_AB_SECS:-8}
 AB1_SECS=${BENCH_AB1_SECS:-5}
-PARTS=${BENCH_PARTS:-req relay apache}
+PARTS=${BENCH_PARTS:-req relay flood apache}
 HERD=${BENCH_HERD:-1000}
 GIB=1073741824
 
@@ -44,13 +47,13 @@ mkdir -p "$out"
 cc -O2 -Wall -Wextra -o "$out/bench" "$here/bench.c"
 for prog in cgi bare; do
 	if command -v musl-gcc >/dev/null 2>&1; then
-		musl-gcc -O2 -static -o "$out/$prog" "$here/$prog.c"
+		musl-gcc -O2 -Wall -Wextra -static -o "$out/$prog" "$here/$prog.c"
 	else
-		cc -O2 -static -o "$out/$prog" "$here/$prog.c" 2>/dev/null ||
-		    cc -O2 -o "$out/$prog" "$here/$prog.c"
+		cc -O2 -Wall -Wextra -static -o "$out/$prog" "$here/$prog.c" 2>/dev/null ||
+		    cc -O2 -Wall -Wextra -o "$out/$prog" "$here/$prog.c"
 	fi
 done
-for n in hello sleeper stubborn writer ticker; do ln -f "$out/cgi" "$out/$n"; done
+for n in hello sleeper stubborn writer ticker flooder; do ln -f "$out/cgi" "$out/$n"; done
 bench=$out/bench
 res=$out/results.txt
 load0=$(cut -d' ' -f1 /proc/loadavg)
@@ -84,7 +87,7 @@ part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---- 1. per request -------------------------------------------------------------
 if part req; then
-echo "1/3 per request: static C CGI and /bin/sh -c : ($ROUNDS rounds or ${SECS}s each)" >&2
+echo "1/4 per request: static C CGI and /bin/sh -c : ($ROUNDS rounds or ${SECS}s each)" >&2
 # Paths are split on blanks here: keep them free of spaces.
 # shellcheck disable=SC2046
 {
@@ -111,7 +114,7 @@ fi
 
 # ---- 2. bulk output and streaming ---------------------------------------------
 if part relay; then
-echo "2/3 1 GiB through the relay ($BULK_PAIRS pairs), one line per 10 ms ($STREAM_PAIRS pairs)" >&2
+echo "2/4 1 GiB through the relay ($BULK_PAIRS pairs), one line per 10 ms ($STREAM_PAIRS pairs)" >&2
 # Against the server's usual 64 KiB pipe, then against a direct CGI given the
 # 1 MiB pipe a relay may widen the server's pipe to.
 for base in direct direct@1048576; do
@@ -122,7 +125,24 @@ done
     :: cgiguard "$cg" "$out/ticker" 100 10 >> "$res"
 fi
 
-# ---- 3. Apache prefork + mod_cgi ----------------------------------------------
+# ---- 3. output discarded after abandonment -------------------------------------
+if part flood; then
+echo "3/4 1 GiB to stdout, to stderr, after abandonment ($FLOOD_PAIRS pairs)" >&2
+# The CGI writes once the keeper's TERM tells it the request is abandoned;
+# of stderr the keeper logs 100 lines (to a file here, not syslog: the same
+# on every machine) and discards the rest, as it discards all of stdout.
+flog=$out/flood.log
+: > "$flog"
+"$bench" flood "$FLOOD_PAIRS" 15 stdout "$cg" --log="$flog" "$out/flooder" $GIB 1 \
+    :: stderr "$cg" --log="$flog" "$out/flooder" $GIB 2 >> "$res"
+# Every CGI wrote all of it and exited 0 in its grace (1 warm-up + 2 a pair).
+pairs=$(sed -n 's/^flood .* n=\([0-9]*\) .*/\1/p' "$res")
+[ "$(grep -c ' event=finished status=0 .*after=abandoned' "$flog")" = $((2 * pairs + 1)) ] &&
+    [ "$(grep -c " event=stderr-dropped bytes=$((GIB - 100 * 64)) " "$flog")" = "$pairs" ] ||
+    { grep -v ' event=stderr ' "$flog" >&2; die "flood: not every CGI wrote all its bytes (log above)"; }
+fi
+
+# ---- 4. Apache prefork + mod_cgi ----------------------------------------------
 tmp="" reaper="" apid=""
 # The pids of this run's Apache processes (their command line names our config).
 apache_pids() {
@@ -162,14 +182,14 @@ trap 'exit 130' INT TERM
 mods=/usr/lib/apache2/modules
 user=cgitest
 if ! part apache; then
-	echo "3/3 Apache: skipped (BENCH_PARTS)" >&2
+	echo "4/4 Apache: skipped (BENCH_PARTS)" >&2
 elif [ "$(id -u)" != 0 ]; then
-	echo "3/3 Apache: skipped (needs root to start it with User $user)" >&2
+	echo "4/4 Apache: skipped (needs root to start it with User $user)" >&2
 elif ! command -v apache2 >/dev/null 2>&1 || ! command -v ab >/dev/null 2>&1 ||
     [ ! -f $mods/mod_cgi.so ] || [ ! -f $mods/mod_mpm_prefork.so ]; then
-	echo "3/3 Apache: skipped (apache2, ab or mod_cgi missing)" >&2
+	echo "4/4 Apache: skipped (apache2, ab or mod_cgi missing)" >&2
 else
-	echo "3/3 Apache prefork + mod_cgi, ab -n $AB_N -c 4 (and -c 1), $AB_ROUNDS rounds" >&2
+	echo "4/4 Apache prefork + mod_cgi, ab -n $AB_N -c 4 (and -c 1), $AB_ROUNDS rounds" >&2
 	id $user >/dev/null 2>&1 ||
 	    useradd -r -M -d /nonexistent -s /usr/sbin/nologin $user
 	tmp=$(mktemp -d /tmp/cgiguard-bench.XXXXXX)

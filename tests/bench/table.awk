@@ -42,6 +42,7 @@ kind == "size" { sizes = sizes (sizes ? ", " : "") f["name"] " " f["bytes"] " B 
 kind == "bulk" && f["base_pipe"] == 0 { for (k in f) bulk[k] = f[k] }
 kind == "bulk" && f["base_pipe"] > 0 { for (k in f) wide[k] = f[k] }
 kind == "stream" { for (k in f) stream[k] = f[k] }
+kind == "flood" { for (k in f) flood[k] = f[k] }
 kind == "ab" {
 	c = f["c"]; w = f["name"]; rps[c, f["round"], w] = f["rps"]
 	over[c, w] += f["over40"]; abn[c, w] += f["n"]
@@ -118,6 +119,11 @@ END {
 		row("latency per line, 1 line / 10 ms, " stream["lines"] " line pairs: cgiguard", stream["base_lat_us"] " us",
 		    stream["lat_us"] " us", sprintf("%+.1f us", stream["add"]), "",
 		    sprintf("%+.0f .. %+.0f us", stream["add_min"], stream["add_max"]), "<= +30 us", verdict(stream["add"] <= 30))
+	if ("n" in flood)
+		row("1 GiB after abandonment, CPU of all processes, " flood["n"] " pairs: " flood["name"] " vs " flood["base"],
+		    flood["base_cpu_ms"] " ms", flood["cpu_ms"] " ms", sprintf("%+.0f ms", flood["cpu_add"]),
+		    sprintf("%.2fx", flood["ratio"]), sprintf("%.2fx .. %.2fx; %+.0f .. %+.0f ms", flood["ratio_min"],
+			flood["ratio_max"], flood["cpu_add_min"], flood["cpu_add_max"]), "<= 1.15x", verdict(flood["ratio"] <= 1.15))
 	aname["guarded"] = "cgiguard (#! line)"; aname["guarded-sh"] = "cgiguard (sh wrapper)"
 	aname["timeout-sh"] = "timeout 60 (sh wrapper)"
 	apache(4, "guarded guarded-sh timeout-sh")
