@@ -82,6 +82,7 @@
 #define RELAY_CHUNK		65536
 #define BULK_PIPE		(1 << 20)	/* pipe size once output is bulk */
 #define MAX_SHEBANG_WORDS	32
+#define SHEBANG_MAX		256	/* bytes of a #! line the kernel reads */
 #define STDERR_LOG_LINES	100	/* CGI stderr lines logged per request */
 #define STDERR_FIRST_READS	64	/* of stderr, relayed before the status */
 #define FIELD_MAX		200	/* log field cap */
@@ -215,6 +216,8 @@ struct request {
 	struct timespec	 start;
 	int		 cgi_context;
 	enum form	 form;
+	char		 head[SHEBANG_MAX];	/* the #! script's start, */
+	size_t		 head_len;		/* read once */
 	const char	*target;	/* file that passed the target checks */
 	dev_t		 target_dev;
 	ino_t		 target_ino;
@@ -307,7 +310,6 @@ struct keeper {
 	size_t		 chunk;		/* bytes per splice */
 	int		 finish_logged;
 	int		 output_started;	/* the CGI has written to stdout */
-	int		 end_held;	/* out.buf holds the response's last bytes */
 	int		 gathered;	/* the first output has had its GATHER */
 	char		 errline[1024];
 	size_t		 errlen;
@@ -1372,19 +1374,20 @@ exec_filename(void)
 #endif
 }
 
-/* EXEC_UNKNOWN sets *err to why fn could not be read. */
+/* Its start is kept in rq->head; EXEC_UNKNOWN sets *err to why not. */
 static enum exec_file
-exec_file(const char *fn, int *err)
+exec_file(struct request *rq, const char *fn, int *err)
 {
-	char head[2];
 	ssize_t n;
 
 	*err = ENOSYS;
 	if (fn == NULL)
 		return EXEC_UNKNOWN;
-	if ((n = read_path(fn, head, 2)) >= 0)
-		return n == 2 && memcmp(head, "#!", 2) == 0 ? EXEC_SCRIPT :
+	if ((n = read_path(fn, rq->head, sizeof(rq->head))) >= 0) {
+		rq->head_len = (size_t)n;
+		return n >= 2 && memcmp(rq->head, "#!", 2) == 0 ? EXEC_SCRIPT :
 		    EXEC_SELF;
+	}
 	*err = errno;
 #ifdef LINUX_EXTRAS
 	/* An execute-only cgiguard: /proc still names it, if mounted. */
@@ -1409,19 +1412,16 @@ refuse_shebang(const char *script, const char *why)
 	die(EXIT_CANNOT, "#! line of %s: %s", script, why);
 }
 
-/* Reads the script's first line; refuses what the kernel would mangle. */
+/* The length of the script's first line; refuses what the kernel would cut. */
 static size_t
-read_first_line(const char *script, char *buf, size_t size)
+first_line(const struct request *rq, const char *script)
 {
-	ssize_t n = read_path(script, buf, size);
-	char *nl;
+	const char *nl = memchr(rq->head, '\n', rq->head_len);
 
-	if (n < 0)
-		die_errno(EXIT_CANNOT, script);
-	if ((nl = memchr(buf, '\n', (size_t)n)) == NULL && (size_t)n == size)
+	if (nl == NULL && rq->head_len == sizeof(rq->head))
 		refuse_shebang(script,
 		    "line longer than 255 bytes (the kernel truncates it)");
-	return nl != NULL ? (size_t)(nl - buf) : (size_t)n;
+	return nl != NULL ? (size_t)(nl - rq->head) : rq->head_len;
 }
 
 static const char *
@@ -1434,10 +1434,11 @@ skip_blanks(const char *p, const char *end)
 
 /* The file must say "#!" interp arg, exactly what the kernel handed us. */
 static void
-check_shebang_line(const char *script, const char *interp, const char *arg)
+check_shebang_line(const struct request *rq, const char *script,
+    const char *interp, const char *arg)
 {
-	char buf[256];
-	size_t len = read_first_line(script, buf, sizeof(buf));
+	const char *buf = rq->head;
+	size_t len = first_line(rq, script);
 	const char *p = buf + 2, *end = buf + len;
 	size_t ni = strlen(interp), na = strlen(arg);
 
@@ -1482,7 +1483,7 @@ read_shebang(struct request *rq, int argc, char **argv)
 	char *w[MAX_SHEBANG_WORDS];
 	int nw, i, j, k = 0;
 
-	check_shebang_line(script, argv[0], argv[1]);
+	check_shebang_line(rq, script, argv[0], argv[1]);
 	nw = split_words(script, argv[1], w);
 	i = parse_options(&rq->cf, nw, w);
 	if (i == nw)
@@ -2040,20 +2041,21 @@ read_invocation(struct request *rq, int argc, char **argv)
 	const char *fn = exec_filename(), *sf = getenv("SCRIPT_FILENAME");
 	enum exec_file ran = EXEC_UNKNOWN;
 	int i, err = 0;
+	/* The kernel's #! layouts: [interp, "#! arg", script, ...], or no arg. */
+	int shebang_argv = fn != NULL && argc >= 3 && strcmp(fn, argv[2]) == 0;
+	int shebang_no_arg = fn != NULL && argc >= 2 && strcmp(fn, argv[1]) == 0;
 
 	/* A command line outside CGI context needs no look at the file. */
-	if (rq->cgi_context || (fn != NULL && ((argc >= 3 &&
-	    strcmp(fn, argv[2]) == 0) || (argc >= 2 && strcmp(fn, argv[1]) == 0))))
-		ran = exec_file(fn, &err);
+	if (rq->cgi_context || shebang_argv || shebang_no_arg)
+		ran = exec_file(rq, fn, &err);
 
-	if (ran == EXEC_SCRIPT && fn != NULL) {
-		/* The kernel's layout: [interp, "#! arg", script, ...]. */
-		if (argc >= 3 && strcmp(fn, argv[2]) == 0) {
+	if (ran == EXEC_SCRIPT) {
+		if (shebang_argv) {
 			rq->form = FORM_SHEBANG;
 			read_shebang(rq, argc, argv);
 			return;
 		}
-		if (argc >= 2 && strcmp(fn, argv[1]) == 0)
+		if (shebang_no_arg)
 			refuse_shebang(argv[1], "missing interpreter");
 		if (rq->cgi_context)	/* its interpreter is a script */
 			refuse_shebang(fn, "does not name cgiguard");
@@ -2225,8 +2227,8 @@ scrub_environment(const struct config *cf)
 		if (cf->clean_env && !env_matches(*from, safe_env) &&
 		    !env_passed(*from, cf)) {
 			n = strcspn(*from, "=");
-			if (used < sizeof(dropped) - 1 &&	/* PATH: replaced */
-			    strncmp(*from, "PATH=", 5) != 0)
+			if (cf->verbose && used < sizeof(dropped) - 1 &&
+			    strncmp(*from, "PATH=", 5) != 0)	/* replaced */
 				used += (size_t)snprintf(dropped + used,
 				    sizeof(dropped) - used, "%s%.*s",
 				    used ? "," : "", (int)n, *from);
@@ -2740,7 +2742,7 @@ proc_walk(int (*visit)(const char *, void *), void *arg)
 
 /*
  * The kernel's "pid (name) state ppid ... starttime": fields 4 and 22, after
- * the last ')'.  (sscanf would do, at 27 KB of program text a request maps.)
+ * the last ')'.  (sscanf would do, with 12 KB more program text to map.)
  */
 static int
 read_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
@@ -2824,33 +2826,28 @@ in_tree(const struct tree *t, pid_t pid)
 }
 
 /*
- * Adds a descendant and stops it at once, so it cannot fork any more.  A pid
- * whose parent is not in the tree is someone else's: never touched.
+ * A process whose parent is in the tree joins it, stopped at once so that it
+ * cannot fork any more.  One whose parent is not is someone else's: never
+ * touched.
  */
-static void
-tree_add(struct tree *t, pid_t pid)
-{
-	if (pid <= 1 || t->n == TREE_MAX || in_tree(t, pid))
-		return;
-	t->p[t->n].pid = pid;
-	if (read_stat(pid, &t->p[t->n].ppid, &t->p[t->n].start) < 0 ||
-	    !in_tree(t, t->p[t->n].ppid))
-		return;
-	(void)signal_exact(&t->p[t->n], SIGSTOP);
-	t->n++;
-}
-
-/* A process whose parent is in the tree joins it. */
 static int
 add_if_descendant(const char *name, void *tree)
 {
-	unsigned long long pid, start;
+	struct tree *t = tree;
+	unsigned long long pid;
 	const char *end = parse_digits(name, &pid);
-	pid_t ppid;
+	struct proc *p;
 
-	if (end != NULL && *end == '\0' && pid <= INT_MAX &&
-	    read_stat((pid_t)pid, &ppid, &start) == 0 && in_tree(tree, ppid))
-		tree_add(tree, (pid_t)pid);
+	if (end == NULL || *end != '\0' || pid <= 1 || pid > INT_MAX ||
+	    t->n == TREE_MAX || in_tree(t, (pid_t)pid))
+		return 0;
+	p = &t->p[t->n];
+	p->pid = (pid_t)pid;
+	if (read_stat(p->pid, &p->ppid, &p->start) == 0 &&
+	    in_tree(t, p->ppid)) {
+		(void)signal_exact(p, SIGSTOP);
+		t->n++;
+	}
 	return 0;
 }
 
@@ -3311,10 +3308,7 @@ discard_stream(struct keeper *k, struct stream *s)
  * response.  It is held until the front is gone, then written just before
  * the server's descriptor is closed, so that the server finds the end right
  * after the last bytes, as it would without cgiguard, and can send a
- * Content-Length.  What does not fit the buffer is relayed as usual.  Only
- * for a server's pipe or socket that keeps up (a server that is not reading
- * keeps --timeout over the rest), never a file, whose write error must still
- * reach the front's status.
+ * Content-Length.  What does not fit the buffer is relayed as usual.
  */
 static void
 hold_the_end(struct keeper *k)
@@ -3333,19 +3327,36 @@ hold_the_end(struct keeper *k)
 		return;
 	}
 	close_fd(&s->from);
-	k->end_held = s->len > 0;
+}
+
+/* Bytes left after stdout's EOF: only hold_the_end leaves them. */
+static int
+end_held(const struct keeper *k)
+{
+	return k->out.from < 0 && k->out.len > 0;
+}
+
+/*
+ * Only for a server's pipe or socket that keeps up, with nothing of ours
+ * waiting (a server that is not reading keeps --timeout over the rest);
+ * never a file, whose write error must still reach the front's status.
+ */
+static int
+may_hold_end(const struct keeper *k)
+{
+	return server_listening(k) && k->out.len == 0 && !k->out.full &&
+	    k->out.sink != SINK_FILE;
 }
 
 /* The held end, once the front is gone; true when nothing is left. */
 static int
 write_the_end(struct keeper *k)
 {
-	if (k->end_held && k->phase != ABANDONED && k->phase != KILLED)
+	if (end_held(k) && k->phase != ABANDONED && k->phase != KILLED)
 		(void)flush_stream(k, &k->out);
 	if (k->out.len > 0 && k->out.full)
 		return 0;
 	k->out.len = 0;
-	k->end_held = 0;
 	return 1;
 }
 
@@ -3360,8 +3371,7 @@ gather(struct keeper *k)
 {
 	int n = 0;
 
-	if (k->gathered || !server_listening(k) || k->out.len > 0 ||
-	    k->out.sink == SINK_FILE ||
+	if (k->gathered || !may_hold_end(k) ||
 	    ioctl(k->out.from, FIONREAD, &n) < 0 || n >= GATHER_BELOW)
 		return 0;
 	k->gathered = k->output_started = 1;
@@ -3582,7 +3592,7 @@ watch(const struct keeper *k, struct pollfd *p)
 	p[P_OUT].fd = k->out.full && listening ? -1 : k->out.from;
 	p[P_ERR].fd = k->err.full && listening ? -1 : k->err.from;
 	/* Polled even when nothing waits: a silent CGI learns of a hang-up. */
-	p[P_SERVER_OUT].fd = listening || k->end_held ? STDOUT_FILENO : -1;
+	p[P_SERVER_OUT].fd = listening || end_held(k) ? STDOUT_FILENO : -1;
 	p[P_SERVER_OUT].events = k->out.full ? POLLOUT : 0;
 	p[P_SERVER_ERR].fd = listening && k->err.full ? STDERR_FILENO : -1;
 	p[P_SERVER_ERR].events = POLLOUT;
@@ -3596,7 +3606,7 @@ server_ready(struct keeper *k, struct stream *s, short revents)
 {
 	if (revents & (POLLERR | POLLHUP))
 		server_gone(k);
-	else if (revents & POLLOUT && k->end_held && s == &k->out)
+	else if (revents & POLLOUT && end_held(k) && s == &k->out)
 		s->full = 0;	/* write_the_end writes it */
 	else if (revents & POLLOUT) {
 		s->full = 0;
@@ -3620,8 +3630,7 @@ dispatch(struct keeper *k, const struct pollfd *p)
 	}
 	server_ready(k, &k->out, p[P_SERVER_OUT].revents);
 	server_ready(k, &k->err, p[P_SERVER_ERR].revents);
-	if ((p[P_OUT].revents & POLLHUP) && server_listening(k) &&
-	    k->out.len == 0 && !k->out.full && k->out.sink != SINK_FILE)
+	if ((p[P_OUT].revents & POLLHUP) && may_hold_end(k))
 		hold_the_end(k);
 	else if (p[P_OUT].revents && !gather(k))
 		(void)relay(k, &k->out);
@@ -4059,6 +4068,22 @@ user_name(int uid, char *out, size_t size)
 	return out;
 }
 
+/*
+ * An admin command's line of key=value fields, without the blank before the
+ * first; standard output failing is a failure of the command.
+ */
+static void
+print_line(int fd, struct line *l)
+{
+	size_t skip = l->buf[0] == ' ';
+
+	line_put(l, "\n", 1);
+	l->buf[l->len - 1] = '\n';	/* a full line still ends */
+	if (write_all(fd, l->buf + skip, l->len - skip) < 0 &&
+	    fd == STDOUT_FILENO)
+		die_errno(EXIT_FAILED, "stdout");
+}
+
 /* One line in the log's key=value form, after prefix. */
 static void
 print_mark(int fd, const char *prefix, const char *pid, int uid,
@@ -4083,11 +4108,7 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
 		    m->deadline - now : 0) * 1000));
 	line_addf(&l, "pgid", "%ld", m->pgid);
 	line_add(&l, "cgroup", cg);
-	line_put(&l, "\n", 1);
-	l.buf[l.len - 1] = '\n';
-	if (write_all(fd, l.buf + (*prefix == '\0'), l.len - (*prefix == '\0'))
-	    < 0 && fd == STDOUT_FILENO)
-		die_errno(EXIT_FAILED, "stdout");
+	print_line(fd, &l);
 }
 
 struct keeper_scan {
@@ -4193,9 +4214,7 @@ print_settings(const struct request *rq)
 		line_add(&l, "pass-env", cf->pass_env[i]);
 	line_addf(&l, "uid", "%ld", (long)getuid());
 	line_add(&l, "checks", "passed");
-	line_put(&l, "\n", 1);
-	if (write_all(STDOUT_FILENO, l.buf + 1, l.len - 1) < 0)
-		die_errno(EXIT_FAILED, "stdout");
+	print_line(STDOUT_FILENO, &l);
 }
 
 /*
@@ -4204,11 +4223,11 @@ print_settings(const struct request *rq)
  * this user would run with, or why it would be refused.  Nothing runs.
  */
 static NORETURN void
-check_command(int argc, char **argv)
+check_command(struct request *rq, int argc, char **argv)
 {
-	static struct request rq;
-	char *shebang[4] = { NULL, NULL, NULL, NULL }, line[256], *p;
-	size_t len;
+	char *shebang[4] = { NULL, NULL, NULL, NULL }, line[SHEBANG_MAX + 1];
+	char *p;
+	ssize_t n;
 
 	if (argc > 3)
 		usage_error("'%s' takes a policy file and a script, no more",
@@ -4227,14 +4246,15 @@ check_command(int argc, char **argv)
 			die_errno(EXIT_FAILED, "stdout");
 		leave(findings > 0);
 	}
-	rq.cf.grace_ms = DEFAULT_GRACE_MS;
-	rq.cf.stop_signal = SIGTERM;
-	rq.cgi_context = 1;
-	rq.form = FORM_HANDLER;
-	rq.path = rq.script = argv[2];
+	rq->cgi_context = 1;
+	rq->form = FORM_HANDLER;
+	rq->path = rq->script = argv[2];
 	/* A #! line naming cgiguard: the argv the kernel would make, checked. */
-	len = read_first_line(argv[2], line, sizeof(line) - 1);
-	line[len] = '\0';
+	if ((n = read_path(argv[2], rq->head, sizeof(rq->head))) < 0)
+		die_errno(EXIT_CANNOT, argv[2]);
+	rq->head_len = (size_t)n;
+	snprintf(line, sizeof(line), "%.*s", (int)first_line(rq, argv[2]),
+	    rq->head);
 	if (strncmp(line, "#!", 2) == 0) {
 		p = line + 2 + strspn(line + 2, " \t");
 		shebang[0] = p;
@@ -4248,22 +4268,22 @@ check_command(int argc, char **argv)
 		if (shebang[1] == NULL || *shebang[1] == '\0')
 			refuse_shebang(argv[2], "missing interpreter");
 		shebang[2] = argv[2];
-		rq.form = FORM_SHEBANG;
-		read_shebang(&rq, 3, shebang);
+		rq->form = FORM_SHEBANG;
+		read_shebang(rq, 3, shebang);
 	}
-	apply_policy(&rq);
-	refuse_root_cgi(&rq);
-	check_script(&rq);
-	print_settings(&rq);
+	apply_policy(rq);
+	refuse_root_cgi(rq);
+	check_script(rq);
+	print_settings(rq);
 	leave(0);
 }
 
 /* Given alone on the command line, outside CGI context. */
 static void
-admin_command(int argc, char **argv)
+admin_command(struct request *rq, int argc, char **argv)
 {
 	if (strncmp(argv[1], "--check", 7) == 0)
-		check_command(argc, argv);
+		check_command(rq, argc, argv);
 	if (argc > 2)
 		usage_error("'%s' takes no program and no other option",
 		    argv[1]);
@@ -4283,6 +4303,8 @@ main(int argc, char *argv[])
 	pid_t pid;
 
 	the_request = &rq;
+	rq.cf.grace_ms = DEFAULT_GRACE_MS;
+	rq.cf.stop_signal = SIGTERM;
 	note_title_area(argc, argv);
 	rq.cgi_context = getenv("GATEWAY_INTERFACE") != NULL;
 	if (rq.cgi_context)
@@ -4290,9 +4312,7 @@ main(int argc, char *argv[])
 	ensure_std_fds();
 	refuse_secure_exec();
 	if (!rq.cgi_context && argc >= 2 && is_admin_command(argv[1]))
-		admin_command(argc, argv);
-	rq.cf.grace_ms = DEFAULT_GRACE_MS;
-	rq.cf.stop_signal = SIGTERM;
+		admin_command(&rq, argc, argv);
 	read_policy();
 	if (rq.cgi_context)	/* the policy's log: refusals from here on */
 		log_open(policy.cf.log);
