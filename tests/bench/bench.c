@@ -596,11 +596,38 @@ cmd_mem(int argc, char **argv)
 
 #define HERD_MAX	2000
 
+/*
+ * SIGKILL to every descendant, by pid, until none is left (at most 10 s);
+ * returns how many were left.
+ */
+static int
+kill_descendants(void)
+{
+	static pid_t t[2 * HERD_MAX + 8];
+	pid_t self = getpid();
+	int i, left, status;
+	double t0 = now_us();
+
+	while ((left = descendants(self, t, 2 * HERD_MAX + 8)) > 1 &&
+	    now_us() - t0 < 10e6) {
+		for (i = left - 1; i >= 1; i--)
+			kill(t[i], SIGKILL);
+		while (waitpid(-1, &status, WNOHANG) > 0)
+			;
+		usleep(10000);
+	}
+	while (waitpid(-1, &status, WNOHANG) > 0)
+		;
+	if (left > 1)
+		fprintf(stderr, "bench: %d processes left\n", left - 1);
+	return left - 1;
+}
+
 static int
 cmd_herd(int argc, char **argv)
 {
 	int n = atoi(argv[0]), i, started = 0, left, status, devnull;
-	double rss = 0, pss = 0, priv = 0, r, p, q, t0;
+	double rss = 0, pss = 0, priv = 0, r, p, q;
 	static pid_t t[2 * HERD_MAX + 8];
 	char cgi[PATH_MAX], c;
 	pid_t pid, self = getpid();
@@ -653,21 +680,7 @@ cmd_herd(int argc, char **argv)
 	}
 	printf("herd requests=%d keepers=%d rss_kb=%.0f pss_kb=%.0f "
 	    "private_kb=%.0f\n", started, n, rss, pss, priv);
-	/* Kill what is left, by pid, until no descendant remains (10 s). */
-	t0 = now_us();
-	while ((left = descendants(self, t, 2 * HERD_MAX + 8)) > 1 &&
-	    now_us() - t0 < 10e6) {
-		for (i = left - 1; i >= 1; i--)
-			kill(t[i], SIGKILL);
-		while (waitpid(-1, &status, WNOHANG) > 0)
-			;
-		usleep(10000);
-	}
-	while (waitpid(-1, &status, WNOHANG) > 0)
-		;
-	if (left > 1)
-		fprintf(stderr, "bench: herd: %d processes left\n", left - 1);
-	return left > 1;
+	return kill_descendants() > 0;
 }
 
 /* ---- bulk: 1 GiB through the relay ----------------------------------------- */
@@ -775,24 +788,11 @@ on_alarm(int sig)
 	alarmed = 1;
 }
 
-/* SIGKILL to every descendant, by pid, until none is left (10 s); exits. */
+/* The run failed: its processes are killed, and so is the benchmark. */
 static void
-kill_descendants(void)
+give_up(void)
 {
-	static pid_t t[256];
-	pid_t self = getpid();
-	int i, left, status;
-	double t0 = now_us();
-
-	while ((left = descendants(self, t, 256)) > 1 && now_us() - t0 < 10e6) {
-		for (i = left - 1; i >= 1; i--)
-			kill(t[i], SIGKILL);
-		while (waitpid(-1, &status, WNOHANG) > 0)
-			;
-		usleep(10000);
-	}
-	if (left > 1)
-		fprintf(stderr, "bench: %d processes left\n", left - 1);
+	(void)kill_descendants();
 	exit(1);
 }
 
@@ -837,7 +837,7 @@ flood_one(const struct variant *v, struct flood *f)
 	if (n != 1) {
 		fprintf(stderr, "bench: %s: %s before its first output\n",
 		    v->name, alarmed ? "over the time limit" : "ended");
-		kill_descendants();
+		give_up();
 	}
 	f->wall_us = now_us();
 	close(out[0]);
@@ -855,7 +855,7 @@ flood_one(const struct variant *v, struct flood *f)
 		if (alarmed) {
 			fprintf(stderr, "bench: %s: run took over %d ms; "
 			    "killed\n", v->name, RUN_LIMIT_MS);
-			kill_descendants();
+			give_up();
 		}
 	}
 	f->wall_us = now_us() - f->wall_us;
