@@ -206,9 +206,11 @@ else
 	printf '#!/bin/sh\nexec %s 60 %s\n' "$(command -v timeout)" "$tmp/hello" \
 	    > "$tmp/cgi-bin/timeout-sh"
 	chmod 755 "$tmp"/cgi-bin/* "$tmp/cgiguard" "$tmp/hello"
-	port=$(( 20000 + $$ % 20000 ))
+	# Below the kernel's ephemeral ports (32768 up), which ab's own
+	# connections take, and used by no socket in any state.
+	port=$(( 10000 + $$ % 20000 ))
 	while command -v ss >/dev/null 2>&1 &&
-	    [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; do
+	    [ -n "$(ss -Htan "sport = :$port" 2>/dev/null)" ]; do
 		port=$((port + 1))
 	done
 	cat > "$tmp/httpd.conf" <<-EOF

@@ -107,12 +107,16 @@ ensure_cgi_user() {
 	useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$CGI_USER"
 }
 
-# free_port: a TCP port nobody listens on (the server's own bind is the real test).
+# free_port: a TCP port no socket uses, below the kernel's ephemeral range, where
+# no client connection (curl's, ab's, a server's own) can take it before the
+# server binds it (the server's own bind is the real test).
 free_port() {
-	local port n
+	local port n lo=32768
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range || lo=32768
+	((lo > 12000)) || fail "ephemeral ports start at $lo: no room below them"
 	for ((n = 0; n < 50; n++)); do
-		port=$((20000 + RANDOM % 40000))
-		[[ -z $(ss -Htln "sport = :$port") ]] && { echo "$port"; return 0; }
+		port=$((10000 + RANDOM % (lo - 10000)))
+		[[ -z $(ss -Htan "sport = :$port") ]] && { echo "$port"; return 0; }
 	done
 	fail "no free port found"
 }
