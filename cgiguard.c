@@ -213,7 +213,7 @@ struct request {
 	char		**argv;		/* its argv */
 	const char	*script;	/* what the log calls the script */
 	struct server_state server;
-	struct timespec	 start;
+	long long	 start_ms;
 	int		 cgi_context;
 	enum form	 form;
 	char		 head[SHEBANG_MAX];	/* the #! script's start, */
@@ -361,37 +361,19 @@ leave(int status)
 /* ---- time ---------------------------------------------------------------- */
 
 static long long
-ts_ms(const struct timespec *ts)
-{
-	return (long long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
-}
-
-static long long
 now_ms(void)
 {
 	struct timespec ts;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts_ms(&ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long long
-elapsed_us(const struct request *rq)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)(ts.tv_sec - rq->start.tv_sec) * 1000000 +
-	    (ts.tv_nsec - rq->start.tv_nsec) / 1000;
-}
-
-/* ---- formatting ---------------------------------------------------------- */
-
-/* us microseconds as seconds with two decimals, rounded: "4.21s". */
+/* ms as seconds with two decimals, rounded: "4.21s". */
 static const char *
-put_secs(char buf[32], long long us)
+put_secs(char buf[32], long long ms)
 {
-	long long cs = us < 0 ? 0 : (us + 5000) / 10000;
+	long long cs = ms < 0 ? 0 : (ms + 5) / 10;
 
 	snprintf(buf, 32, "%lld.%02ds", cs / 100, (int)(cs % 100));
 	return buf;
@@ -1147,30 +1129,18 @@ find_long(const char *name, size_t len)
 	return -1;
 }
 
-static int
-find_short(char c)
-{
-	int i;
-
-	for (i = 0; i < NOPTIONS; i++)
-		if (options[i].short_name == c)
-			return i;
-	return -1;
-}
-
-/* The value attached to the option word, else the next word of its list. */
+/*
+ * The value attached to the option word, else the next word of its list;
+ * returns how many words the option used.
+ */
 static int
 take_value(struct config *cf, int id, const char *attached, char **w, int left)
 {
-	if (attached != NULL) {
-		apply_option(cf, (enum opt_id)id, attached);
-		return 1;
-	}
-	if (left < 2)
+	if (attached == NULL && left < 2)
 		die(EXIT_FAILED, "option '--%s' needs a value",
 		    options[id].name);
-	apply_option(cf, (enum opt_id)id, w[1]);
-	return 2;
+	apply_option(cf, (enum opt_id)id, attached != NULL ? attached : w[1]);
+	return attached != NULL ? 1 : 2;
 }
 
 /* "--name[=value]"; returns how many words it used. */
@@ -1208,7 +1178,9 @@ parse_short(struct config *cf, char **w, int left)
 	int id;
 
 	for (p = w[0] + 1; *p != '\0'; p++) {
-		if ((id = find_short(*p)) < 0) {
+		for (id = 0; id < NOPTIONS && options[id].short_name != *p; id++)
+			;
+		if (id == NOPTIONS) {
 			char opt[3] = { '-', *p, '\0' };
 
 			usage_error("unknown option '%s'", opt);
@@ -1614,20 +1586,6 @@ trim(char *s)
 	return s;
 }
 
-/* All of it, or a refusal: a policy cut short would pass as a weaker one. */
-static void
-read_policy_text(int fd, char text[POLICY_MAX + 2])
-{
-	ssize_t n = read_up_to(fd, text, POLICY_MAX + 1);
-
-	if (n < 0)
-		die_errno(EXIT_FAILED, policy_path);
-	if (n > POLICY_MAX)
-		die(EXIT_FAILED, "%s: larger than %d bytes", policy_path,
-		    POLICY_MAX);
-	text[n] = '\0';
-}
-
 static void
 parse_policy_line(char *line)
 {
@@ -1678,8 +1636,9 @@ parse_policy(char *text)
 static void
 read_policy(void)
 {
-	static char text[POLICY_MAX + 2];
+	static char text[POLICY_MAX + 1];
 	struct stat st;
+	ssize_t n;
 	int fd;
 
 	memset(&policy, 0, sizeof(policy));
@@ -1689,18 +1648,16 @@ read_policy(void)
 	if (fd < 0)
 		die_errno(EXIT_FAILED, policy_path);
 	check_policy_owner(fd);
-	read_policy_text(fd, text);
+	/* All of it, or a refusal: a policy cut short would pass as a weaker one. */
+	if ((n = read_up_to(fd, text, POLICY_MAX + 1)) < 0)
+		die_errno(EXIT_FAILED, policy_path);
+	if (n > POLICY_MAX)
+		die(EXIT_FAILED, "%s: larger than %d bytes", policy_path,
+		    POLICY_MAX);
+	text[n] = '\0';
 	close(fd);
 	policy.present = 1;
 	parse_policy(text);
-}
-
-static void
-cap_limit(struct config *cf, const struct config *cap, int i)
-{
-	if (cap->limit_set[i] && (!cf->limit_set[i] ||
-	    cf->limit[i] > cap->limit[i]))
-		set_limit(cf, (enum limit)i, cap->limit[i]);
 }
 
 static mode_t
@@ -1724,7 +1681,9 @@ apply_caps(struct config *cf, const struct config *cap)
 	    cf->timeout_ms > cap->timeout_ms))
 		cf->timeout_ms = cap->timeout_ms;
 	for (i = 0; i < NLIMITS; i++)
-		cap_limit(cf, cap, i);
+		if (cap->limit_set[i] && (!cf->limit_set[i] ||
+		    cf->limit[i] > cap->limit[i]))
+			set_limit(cf, (enum limit)i, cap->limit[i]);
 	if (cap->nice_set && (!cf->nice_set || cf->nice < cap->nice)) {
 		cf->nice = cap->nice;
 		cf->nice_set = 1;
@@ -2292,16 +2251,6 @@ wait_for(struct pollfd *p, nfds_t n, int timeout_ms)
 }
 
 static void
-handled_set(sigset_t *set)
-{
-	int i;
-
-	sigemptyset(set);
-	for (i = 0; i < NHANDLED; i++)
-		sigaddset(set, handled_signals[i]);
-}
-
-static void
 catch_signal(int sig, int ignore, struct sigaction *old)
 {
 	struct sigaction sa;
@@ -2328,15 +2277,16 @@ take_signals(struct request *rq)
 	sigset_t set;
 	int i, sig;
 
-	handled_set(&set);
+	sigemptyset(&set);
+	for (i = 0; i < NHANDLED; i++)
+		sigaddset(&set, handled_signals[i]);
 	if (sigprocmask(SIG_BLOCK, &set, &ss->mask) < 0)
 		die_errno(EXIT_FAILED, "sigprocmask");
 	let_in = ss->mask;
-	for (i = 0; i < NHANDLED; i++)
-		sigdelset(&let_in, handled_signals[i]);
 	sigemptyset(&ss->ignored);
 	for (i = 0; i < NHANDLED; i++) {
 		sig = handled_signals[i];
+		sigdelset(&let_in, sig);
 		if (sig == SIGPIPE)
 			catch_signal(SIGPIPE, 1, &old);
 		else if (sig != SIGCHLD)
@@ -2367,20 +2317,6 @@ stop_if_abandoned_early(void)
 }
 
 /* ---- descriptors --------------------------------------------------------- */
-
-static void
-make_pipe(int p[2])
-{
-	if (pipe2(p, O_CLOEXEC) < 0)
-		die_errno(EXIT_FAILED, "pipe");
-}
-
-/* Only on the read ends of our own pipes: they have no other flags to keep. */
-static void
-set_nonblock(int fd)
-{
-	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
-}
 
 static void
 close_fd(int *fd)
@@ -2648,13 +2584,6 @@ spawn_cgi(struct spawn *sp)
 /* keeper -> front: two bytes, what to do and its value. */
 enum { TELL_EXIT = 'x', TELL_UNSHIELDED = 'u' };
 
-/* The front needs no status any more. */
-static int
-responded(const struct keeper *k)
-{
-	return k->front >= FRONT_ANSWERED;
-}
-
 static void
 front_answered(struct keeper *k)
 {
@@ -2663,21 +2592,16 @@ front_answered(struct keeper *k)
 		k->front = FRONT_ANSWERED;
 }
 
+/* Once: what the front does next, and its value. */
 static void
-tell_front_what(struct keeper *k, int what, int value)
+tell_front(struct keeper *k, int what, int value)
 {
 	unsigned char b[2] = { (unsigned char)what, (unsigned char)value };
 
-	if (responded(k))
+	if (k->front >= FRONT_ANSWERED)
 		return;
 	(void)write_all(k->to_front, (const char *)b, sizeof(b));
 	front_answered(k);
-}
-
-static void
-tell_front(struct keeper *k, int status)
-{
-	tell_front_what(k, TELL_EXIT, status);
 }
 
 static int
@@ -2973,7 +2897,7 @@ start_grace(struct keeper *k)
 			grace = SERVER_GRACE_MS;
 		line_start(&l, "no-slot");
 		line_add(&l, "cap", full);
-		line_add(&l, "grace", put_secs(secs, grace * 1000));
+		line_add(&l, "grace", put_secs(secs, grace));
 		log_record(&l);
 	}
 	k->at[GRACE] = now_ms() + grace;
@@ -3029,7 +2953,7 @@ abandon(struct keeper *k, enum abandon_reason reason, int received,
 		signal_cgi(k, SIGCONT);
 	start_grace(k);
 	publish_state(k);
-	tell_front(k, front_status);
+	tell_front(k, TELL_EXIT, front_status);
 	log_abandoned(k, received, stop);
 }
 
@@ -3422,7 +3346,8 @@ end_response(struct keeper *k)
 	else
 		log_finished(k);	/* while --log=stderr still reaches the server */
 	publish_state(k);
-	tell_front(k, k->cgi_wstatus >= 0 ? exit_code(k->cgi_wstatus) : 0);
+	tell_front(k, TELL_EXIT,
+	    k->cgi_wstatus >= 0 ? exit_code(k->cgi_wstatus) : 0);
 }
 
 static int
@@ -3469,7 +3394,7 @@ log_killed(struct keeper *k, int processes)
 
 	line_start(&l, "killed");
 	line_add(&l, "reason", k->abandoned == TIMED_OUT ? "timeout" : "grace");
-	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
+	line_add(&l, "elapsed", put_secs(secs, now_ms() - k->rq->start_ms));
 	line_addf(&l, "processes", "%d", processes);
 	log_record(&l);
 }
@@ -3487,7 +3412,7 @@ log_finished(struct keeper *k)
 	line_start(&l, "finished");
 	if (k->cgi_wstatus >= 0)
 		line_addf(&l, "status", "%d", exit_code(k->cgi_wstatus));
-	line_add(&l, "elapsed", put_secs(secs, elapsed_us(k->rq)));
+	line_add(&l, "elapsed", put_secs(secs, now_ms() - k->rq->start_ms));
 	if (k->phase == ABANDONED)
 		line_add(&l, "after", "abandoned");
 	else if (k->graced)
@@ -3624,7 +3549,7 @@ dispatch(struct keeper *k, const struct pollfd *p)
 		reap_on_sigchld(k);
 	take_forwarded(k);
 	if (p[P_FRONT].revents && k->front < FRONT_GONE) {
-		if (!responded(k))	/* its end of to_front not seen closed yet */
+		if (k->front < FRONT_ANSWERED)	/* to_front not seen closed */
 			front_gone(k);
 		k->front = FRONT_GONE;
 	}
@@ -3683,35 +3608,6 @@ close_inherited(struct keeper *k)
 	}
 }
 
-static void
-open_stream(struct stream *s, int from, int to)
-{
-	static char out_buf[RELAY_CHUNK], err_buf[4096];
-
-	s->from = from;
-	s->to = to;
-	s->sink = sink_of(to);
-	s->buf = to == STDOUT_FILENO ? out_buf : err_buf;
-	s->size = to == STDOUT_FILENO ? sizeof(out_buf) : sizeof(err_buf);
-}
-
-static void
-init_keeper(struct request *rq, struct keeper *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->rq = rq;
-	k->phase = RUNNING;
-	k->cgi_wstatus = -1;
-	k->children = 1;
-	k->splice_ok = 1;
-	k->chunk = RELAY_CHUNK;
-	k->to_front = rq->to_front[1];
-	open_stream(&k->out, rq->out[0], STDOUT_FILENO);
-	open_stream(&k->err, rq->err[0], STDERR_FILENO);
-	if (rq->cf.timeout_ms > 0)
-		k->at[TIMEOUT] = now_ms() + rq->cf.timeout_ms;
-}
-
 /* Out of the server's process group and session, and out of reach. */
 static void
 out_of_reach(void)
@@ -3725,15 +3621,39 @@ out_of_reach(void)
 }
 
 static void
+open_stream(struct stream *s, int from, int to)
+{
+	static char out_buf[RELAY_CHUNK], err_buf[4096];
+
+	s->from = from;
+	s->to = to;
+	s->sink = sink_of(to);
+	s->buf = to == STDOUT_FILENO ? out_buf : err_buf;
+	s->size = to == STDOUT_FILENO ? sizeof(out_buf) : sizeof(err_buf);
+}
+
+static void
 become_keeper(struct request *rq, struct keeper *k)
 {
-	init_keeper(rq, k);
+	memset(k, 0, sizeof(*k));
+	k->rq = rq;
+	k->phase = RUNNING;
+	k->cgi_wstatus = -1;
+	k->children = 1;
+	k->splice_ok = 1;
+	k->chunk = RELAY_CHUNK;
+	k->to_front = rq->to_front[1];
+	open_stream(&k->out, rq->out[0], STDOUT_FILENO);
+	open_stream(&k->err, rq->err[0], STDERR_FILENO);
+	if (rq->cf.timeout_ms > 0)
+		k->at[TIMEOUT] = now_ms() + rq->cf.timeout_ms;
 	forwarder = rq->front;
 	out_of_reach();
 	catch_signal(SIGCHLD, 0, NULL);
 	close_inherited(k);
-	set_nonblock(k->out.from);
-	set_nonblock(k->err.from);
+	/* Our own pipes' read ends: they have no other flags to keep. */
+	(void)fcntl(k->out.from, F_SETFL, O_NONBLOCK);
+	(void)fcntl(k->err.from, F_SETFL, O_NONBLOCK);
 }
 
 /* A stop signal that reached the front while we started: start nothing. */
@@ -3763,9 +3683,10 @@ keeper(struct request *rq)
 	if ((k.cgi = spawn_cgi(&sp)) < 0) {
 		/* Exiting frees our process for the front to exec the CGI. */
 		if (errno == EAGAIN)
-			tell_front_what(&k, TELL_UNSHIELDED, errno);
+			tell_front(&k, TELL_UNSHIELDED, errno);
 		else
-			tell_front(&k, fail_request_errno(EXIT_FAILED, "spawn"));
+			tell_front(&k, TELL_EXIT,
+			    fail_request_errno(EXIT_FAILED, "spawn"));
 		_exit(0);
 	}
 	keep_keeper_ends_after_spawn(rq);
@@ -3840,9 +3761,9 @@ front(struct request *rq, pid_t keeper)
 static void
 open_channels(struct request *rq)
 {
-	make_pipe(rq->to_front);
-	make_pipe(rq->out);
-	make_pipe(rq->err);
+	if (pipe2(rq->to_front, O_CLOEXEC) < 0 || pipe2(rq->out, O_CLOEXEC) < 0 ||
+	    pipe2(rq->err, O_CLOEXEC) < 0)
+		die_errno(EXIT_FAILED, "pipe");
 	rq->front_pidfd = pidfd_of(rq->front);
 }
 
@@ -3930,7 +3851,7 @@ publish_state(const struct keeper *k)
 	}
 	deadline = k->phase == RUNNING ? k->at[TIMEOUT] : k->at[GRACE];
 	n = snprintf(title, title_size, MARK "state=%s start=%lld deadline=%lld "
-	    "pgid=%ld script=%s", phase_names[k->phase], ts_ms(&rq->start),
+	    "pgid=%ld script=%s", phase_names[k->phase], rq->start_ms,
 	    deadline, (long)k->cgi, rq->script);
 	if (n < 0)
 		return;
@@ -4100,12 +4021,12 @@ print_mark(int fd, const char *prefix, const char *pid, int uid,
 	line_add(&l, "script", m->script);
 	line_add(&l, "state", m->state);
 	line_add(&l, "age", put_secs(secs,
-	    (now > m->start ? now - m->start : 0) * 1000));
+	    now > m->start ? now - m->start : 0));
 	if (m->deadline == 0)
 		line_add(&l, "left", "none");
 	else
-		line_add(&l, "left", put_secs(secs, (m->deadline > now ?
-		    m->deadline - now : 0) * 1000));
+		line_add(&l, "left", put_secs(secs, m->deadline > now ?
+		    m->deadline - now : 0));
 	line_addf(&l, "pgid", "%ld", m->pgid);
 	line_add(&l, "cgroup", cg);
 	print_line(fd, &l);
@@ -4194,9 +4115,9 @@ print_settings(const struct request *rq)
 	line_add(&l, "script", rq->script);
 	line_add(&l, "form", form_name[rq->form]);
 	line_add(&l, "program", rq->path);
-	line_add(&l, "grace", put_secs(secs, cf->grace_ms * 1000));
+	line_add(&l, "grace", put_secs(secs, cf->grace_ms));
 	line_add(&l, "timeout", cf->timeout_ms > 0 ?
-	    put_secs(secs, cf->timeout_ms * 1000) : "none");
+	    put_secs(secs, cf->timeout_ms) : "none");
 	line_add(&l, "signal", cf->stop_signal > 0 ?
 	    signal_name(cf->stop_signal) : "none");
 	line_add(&l, "log", cf->log != NULL ? cf->log : "syslog");
@@ -4327,7 +4248,7 @@ main(int argc, char *argv[])
 	if (rq.form == FORM_ACTION)
 		enter_script_dir(&rq);
 	scrub_environment(&rq.cf);
-	(void)clock_gettime(CLOCK_MONOTONIC, &rq.start);
+	rq.start_ms = now_ms();
 	rq.front = getpid();
 	open_channels(&rq);
 	take_signals(&rq);
