@@ -94,7 +94,7 @@ stress: cgiguard
 # The POSIX fallbacks, as on systems without Linux's extras: the core tests
 # that need none of them (not the #! form, handler mode, the tree kill of
 # escaped descendants, survivors, --list or --drain).
-POSIX_TESTS = tests/dance.bats tests/exit-status.bats tests/faults.bats \
+POSIX_TESTS = tests/cgi-context.bats tests/dance.bats tests/exit-status.bats tests/faults.bats \
 	tests/grace.bats tests/late-eof.bats tests/limits.bats tests/log.bats \
 	tests/options.bats tests/sigconf.bats tests/signals.bats tests/stall.bats \
 	tests/stress.bats

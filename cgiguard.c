@@ -151,7 +151,7 @@ struct config {
 	int		 nice_set, nice;
 	int		 umask_set;
 	int		 clean_env;
-	const char	*pass_env[MAX_PASS_ENV];	/* NAME[,NAME...] each */
+	const char	*pass_env[2 * MAX_PASS_ENV];	/* the line's, the policy's */
 	int		 npass_env;
 	mode_t		 umask;
 };
@@ -1226,7 +1226,8 @@ usage(void)
 "then SIGKILL) cannot kill it half-way: the CGI runs in its own session and\n"
 "gets the stop signal once, then --grace to finish.\n"
 "\n"
-"  -g, --grace=DURATION   time the CGI may run once abandoned (default 30s)\n"
+"  -g, --grace=DURATION   time the CGI may run once abandoned or after its\n"
+"                         output ended (default 30s)\n"
 "  -t, --timeout=DURATION overall limit from start; expiry abandons (0: none);\n"
 "                         a CGI silent until then gets a 504 response\n"
 "  -s, --signal=SIG|none  signal the CGI gets when abandoned, then CONT\n"
@@ -1236,7 +1237,7 @@ usage(void)
 "                         symlink); one that cannot be opened: stderr\n"
 "  -v, --verbose          log every request\n"
 "      --cpu=SECONDS --mem=SIZE --nproc=N --fsize=SIZE --nofile=N\n"
-"      --core=SIZE        hard resource limits set before exec\n"
+"      --core=SIZE        resource limits (soft and hard) set before exec\n"
 "      --nice=N           add N to the CGI's niceness\n"
 "      --umask=MODE       the CGI's umask (octal)\n"
 "      --clean-env        pass only CGI variables and a safe PATH\n"
@@ -1699,7 +1700,7 @@ apply_caps(struct config *cf, const struct config *cap)
 	if (cap->clean_env)	/* then only the policy says what passes */
 		cf->npass_env = 0;
 	cf->clean_env |= cap->clean_env;
-	for (i = 0; i < cap->npass_env && cf->npass_env < MAX_PASS_ENV; i++)
+	for (i = 0; i < cap->npass_env; i++)
 		cf->pass_env[cf->npass_env++] = cap->pass_env[i];
 }
 
@@ -1990,6 +1991,22 @@ ensure_std_fds(void)
 }
 
 /*
+ * Without AT_EXECFN, a #! line that the kernel split into words reads as a
+ * command line with the script after it: the script must come after the
+ * program, never be an option's value or the program, or a client's word
+ * would be.
+ */
+static void
+refuse_split_shebang(char **argv, int program, const char *script)
+{
+	int i;
+
+	for (i = 1; i <= program; i++)
+		if (same_file(argv[i], script))
+			refuse_shebang(script, "missing interpreter or option value");
+}
+
+/*
  * In CGI context a client's words are never options or a program: where
  * cgiguard cannot tell how it was started, it refuses rather than read argv
  * as a command line.
@@ -2001,8 +2018,18 @@ read_invocation(struct request *rq, int argc, char **argv)
 	enum exec_file ran = EXEC_UNKNOWN;
 	int i, err = 0;
 	/* The kernel's #! layouts: [interp, "#! arg", script, ...], or no arg. */
-	int shebang_argv = fn != NULL && argc >= 3 && strcmp(fn, argv[2]) == 0;
-	int shebang_no_arg = fn != NULL && argc >= 2 && strcmp(fn, argv[1]) == 0;
+	int shebang_argv, shebang_no_arg;
+
+	/*
+	 * Without AT_EXECFN, the script the server names, where the kernel puts
+	 * a #! script, is taken for the file the kernel ran: its #! line must
+	 * then name us and our words, as any.
+	 */
+	if (fn == NULL && rq->cgi_context && argc >= 3 && sf != NULL &&
+	    same_file(argv[2], sf))
+		fn = argv[2];
+	shebang_argv = fn != NULL && argc >= 3 && strcmp(fn, argv[2]) == 0;
+	shebang_no_arg = fn != NULL && argc >= 2 && strcmp(fn, argv[1]) == 0;
 
 	/* A command line outside CGI context needs no look at the file. */
 	if (rq->cgi_context || shebang_argv || shebang_no_arg)
@@ -2037,6 +2064,8 @@ read_invocation(struct request *rq, int argc, char **argv)
 	if (rq->cgi_context && i == 1 && argc == 2 && sf != NULL &&
 	    same_file(argv[1], sf))	/* lighttpd cgi.assign, busybox */
 		rq->form = FORM_HANDLER;
+	else if (rq->cgi_context && fn == NULL && sf != NULL)
+		refuse_split_shebang(argv, i, sf);
 	if (rq->form == FORM_HANDLER && strchr(rq->path, '/') == NULL)
 		rq->path = sf;	/* busybox: a bare name in the script's dir */
 }
@@ -2452,15 +2481,17 @@ static void
 restore_server_state(const struct server_state *ss)
 {
 	struct sigaction sa;
-	int i, ignored;
+	int i;
 
+	/*
+	 * All of them, before the mask is lifted: a signal pending then acts
+	 * on the CGI as it would have, not on a handler of ours.
+	 */
 	memset(&sa, 0, sizeof(sa));
-	for (i = 0; i < NHANDLED; i++) {	/* exec resets the caught ones */
-		ignored = sigismember(&ss->ignored, handled_signals[i]) == 1;
-		if (ignored || handled_signals[i] == SIGPIPE) {
-			sa.sa_handler = ignored ? SIG_IGN : SIG_DFL;
-			(void)sigaction(handled_signals[i], &sa, NULL);
-		}
+	for (i = 0; i < NHANDLED; i++) {
+		sa.sa_handler = sigismember(&ss->ignored, handled_signals[i]) == 1 ?
+		    SIG_IGN : SIG_DFL;
+		(void)sigaction(handled_signals[i], &sa, NULL);
 	}
 	for (i = 0; i < 3; i++)
 		if (ss->timer[i].it_value.tv_sec || ss->timer[i].it_value.tv_usec)
@@ -3043,18 +3074,21 @@ server_gone(struct keeper *k)
 }
 
 /*
- * A broken pipe is the server going away.  Any other error on stdout means
- * the response cannot be delivered: said once, and the request is abandoned
- * at once.  On stderr it only costs the server those bytes.
+ * On stdout a broken pipe is the server going away, and any other error
+ * means the response cannot be delivered: said once, and the request is
+ * abandoned at once.  On stderr, which may be a log shared with others, any
+ * error only costs the server those bytes: stdout tells when it has gone.
  */
 static void
 output_failed(struct keeper *k, struct stream *s, int err)
 {
 	char msg[128];
 
+	if (s == &k->err)
+		return;
 	if (err == EPIPE || err == ECONNRESET)
 		server_gone(k);
-	else if (s == &k->out) {
+	else {
 		snprintf(msg, sizeof(msg), "stdout: %s", strerror(err));
 		report("failed", msg);
 		abandon(k, OUTPUT_ERROR, 0, EXIT_FAILED);
@@ -3529,9 +3563,12 @@ watch(const struct keeper *k, struct pollfd *p)
 static void
 server_ready(struct keeper *k, struct stream *s, short revents)
 {
-	if (revents & (POLLERR | POLLHUP))
+	if ((revents & (POLLERR | POLLHUP)) && s == &k->out)
 		server_gone(k);
-	else if (revents & POLLOUT && end_held(k) && s == &k->out)
+	else if (revents & (POLLERR | POLLHUP)) {
+		s->len = 0;	/* as output_failed: stderr's bytes are lost */
+		s->full = 0;
+	} else if (revents & POLLOUT && end_held(k) && s == &k->out)
 		s->full = 0;	/* write_the_end writes it */
 	else if (revents & POLLOUT) {
 		s->full = 0;

@@ -52,6 +52,7 @@ function cgi_env() {
 }
 
 @test "as root outside CGI context: runs" {
+	requires linux-extras	# a #! line outside CGI context is told by AT_EXECFN
 	run --separate-stderr "$PUB/hello.cgi" 3>&-
 	[[ $status -eq 0 ]] || fail "status $status: $stderr"
 	[[ ${lines[-1]} == "hello root proxy=unset" ]]
@@ -145,4 +146,25 @@ EOF2
 	[[ $status -eq 0 ]] || fail "status $status: $stderr"
 	[[ $stderr == "cgiguard["*"]: event=finished status=0 elapsed="*" script=$PUB/logged.cgi id=Zx9a-1 method=GET uri=\"/logged.cgi?a=b c\\x22d\" remote=127.0.0.1" ]] ||
 		fail "record: $stderr"
+}
+
+@test "a #! option without its value takes neither the script nor a client's word" {
+	printf '#!%s -l\necho the script ran\n' "$CGIGUARD" >"$PUB/novalue.cgi"
+	chmod 0755 "$PUB/novalue.cgi"
+	cgi_env "$PUB/novalue.cgi"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$PUB/novalue.cgi" /bin/echo CLIENT-WORD 3>&-
+	refused 125 "cgiguard: option '--log' needs a value"
+}
+
+@test "POSIX build: a #! line the kernel would split, without a program, never runs a client's word" {
+	requires posix-build
+	# As a kernel that splits #! words would start "#!cgiguard -l": the script after them.
+	cgi_env "$PUB/hello.cgi"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -v -l "$PUB/hello.cgi" /bin/echo CLIENT-WORD 3>&-
+	refused 126 "cgiguard: #! line of $PUB/hello.cgi: missing interpreter or option value"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -g 5 "$PUB/hello.cgi" CLIENT-WORD 3>&-
+	refused 126 "cgiguard: #! line of $PUB/hello.cgi: missing interpreter or option value"
+	# Where the script comes third, it is read as a #! script: its line must name these words.
+	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -l "$PUB/hello.cgi" /bin/echo CLIENT-WORD 3>&-
+	refused 126 "cgiguard: #! line of $PUB/hello.cgi: does not match its arguments"
 }

@@ -174,6 +174,25 @@ $(cat "$T/err")"
 	done
 }
 
+@test "stderr a pipe whose reader has gone: those bytes are lost, the request is not abandoned" {
+	cat >"$T/errfirst.cgi" <<EOF
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+echo "$BODY head"
+echo "to a reader that has gone" >&2
+sleep 0.3
+echo "$BODY end"
+EOF
+	chmod 0755 "$T/errfirst.cgi"
+	# stderr: the write end of a pipe whose read end is closed
+	run perl -e 'pipe(my $r, my $w) or die; close $r; open(STDERR, ">&", $w) or die;
+		close $w; exec @ARGV or die' "$CGIGUARD" -g 2 "$T/errfirst.cgi" 3>&-
+	[[ $status -eq 0 && $output == "Content-Type: text/plain"$'\n\n'"$BODY head"$'\n'"$BODY end" ]] ||
+		fail "status $status: $output"
+	assert_nothing_left
+}
+
 @test "stdout and stderr on /dev/full: the front ends with 125 and nothing is left" {
 	start_front full -1 /dev/full -2 /dev/full -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
 	wait_status full 5 || fail "the front did not end within 5 s"

@@ -72,6 +72,7 @@ function requires() {
 		reaper) under_reaper || skip "run the suite under a subreaper: tini -s -- bats tests" ;;
 		# The POSIX build (make check-posix) has no subreaper: escaped descendants are not ours.
 		linux-extras) [[ -z ${CGIGUARD_POSIX:-} ]] || skip "needs the Linux extras (subreaper, /proc)" ;;
+		posix-build) [[ -n ${CGIGUARD_POSIX:-} ]] || skip "a case of the POSIX build only (make check-posix)" ;;
 		# A dynamic build's loader needs descriptors of its own before main runs.
 		static) [[ -z ${CGIGUARD_DYNAMIC:-} ]] || skip "needs a static build (the loader opens files)" ;;
 		proc-hiding) can_hide_proc || skip "hides /proc: needs root and a build whose runtime does without it (not the sanitizers')" ;;

@@ -281,6 +281,23 @@ EOF
 	refused 125 "cgiguard: $CONF:3: --pass-env: 'HTTP_X' is a request header, which the client chooses"
 }
 
+@test "pass-env: a #! line's 8 lists and the policy's 8 all pass; none is dropped" {
+	cat >"$ROOT/app/env.cgi" <<EOF
+#!$G --clean-env --pass-env=L1 --pass-env=L2 --pass-env=L3 --pass-env=L4 --pass-env=L5 --pass-env=L6 --pass-env=L7 --pass-env=L8 /bin/sh
+echo "Content-Type: text/plain"
+echo
+echo "env=\$(env | grep -E '^[LP][0-9]=' | sort | paste -sd' ' -)"
+EOF
+	chmod 0755 "$ROOT/app/env.cgi"
+	policy "root = $ROOT" "pass-env = P1" "pass-env = P2" "pass-env = P3" "pass-env = P4" \
+		"pass-env = P5" "pass-env = P6" "pass-env = P7" "pass-env = P8"
+	run --separate-stderr as_user env -i GATEWAY_INTERFACE=CGI/1.1 \
+		L1=1 L2=2 L3=3 L4=4 L5=5 L6=6 L7=7 L8=8 P1=1 P2=2 P3=3 P4=4 P5=5 P6=6 P7=7 P8=8 \
+		SCRIPT_FILENAME="$ROOT/app/env.cgi" "$ROOT/app/env.cgi" 3>&-
+	[[ $status -eq 0 && ${output##*$'\n'} == "env=L1=1 L2=2 L3=3 L4=4 L5=5 L6=6 L7=7 L8=8 P1=1 P2=2 P3=3 P4=4 P5=5 P6=6 P7=7 P8=8" ]] ||
+		fail "status $status: $output"
+}
+
 # abort_many N: N requests to a slow CGI that ignores TERM, each abandoned once it runs;
 # started 50 at a time, as a server under a wave of aborting clients would. Each CGI (its
 # pid that of its `exec sleep 60`) is recorded, "pid starttime", in $T/slow.pids.
