@@ -16,7 +16,7 @@
  *
  * Exit status: the CGI's own (0 if it outlives its output by 50 ms); 128+N
  * if it died of signal N or the front was told to stop by signal N; 141 when
- * the server's end of the output broke; 124 when --timeout fired; 125
+ * the server's end of stdout broke; 124 when --timeout fired; 125
  * cgiguard failed; 126 program not runnable or refused; 127 program not
  * found.  The admin commands: --list exits 0; --drain 0, or 124 when its
  * time ran out.
@@ -1288,7 +1288,7 @@ usage(void)
 "  the CGI's own, or 128+N if it died of signal N; 0 if it still runs\n"
 "         50 ms after its output ended\n"
 "  128+N  the server sent abandon signal N (TERM, INT, HUP, QUIT)\n"
-"  141    the server's end of the output broke\n"
+"  141    the server's end of stdout broke\n"
 "  124    --timeout fired, or --drain ran out of time\n"
 "  125    cgiguard itself failed (usage, resources, output error)\n"
 "  126    program found but not runnable, or refused\n"
