@@ -2186,14 +2186,15 @@ static void
 make_script_absolute(struct request *rq, const char *asked)
 {
 	static char buf[PATH_MAX];
-	char cwd[PATH_MAX];
+	size_t n;
 
 	if (rq->script == asked)
 		rq->script = rq->path;	/* found through PATH */
-	if (rq->script[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+	if (rq->script[0] == '/' || getcwd(buf, sizeof(buf)) == NULL)
 		return;
-	if (snprintf(buf, sizeof(buf), "%s/%s", cwd, rq->script) <
-	    (int)sizeof(buf))
+	n = strlen(buf);
+	if (snprintf(buf + n, sizeof(buf) - n, "/%s", rq->script) <
+	    (int)(sizeof(buf) - n))
 		rq->script = buf;
 }
 
@@ -3710,8 +3711,9 @@ become_keeper(struct request *rq, struct keeper *k)
 	open_stream(&k->out, rq->out[0], STDOUT_FILENO);
 	open_stream(&k->err, rq->err[0], STDERR_FILENO);
 	own_stderr_due = k->err.sink == SINK_PIPE;
+	rq->start_ms = now_ms();	/* the front never reads the clock */
 	if (rq->cf.timeout_ms > 0)
-		k->at[TIMEOUT] = now_ms() + rq->cf.timeout_ms;
+		k->at[TIMEOUT] = rq->start_ms + rq->cf.timeout_ms;
 	forwarder = rq->front;
 	out_of_reach();
 	catch_signal(SIGCHLD, 0, NULL);
@@ -4313,7 +4315,6 @@ main(int argc, char *argv[])
 	if (rq.form == FORM_ACTION)
 		enter_script_dir(&rq);
 	scrub_environment(&rq.cf);
-	rq.start_ms = now_ms();
 	rq.front = getpid();
 	open_channels(&rq);
 	take_signals(&rq);
