@@ -2017,20 +2017,40 @@ ensure_std_fds(void)
 			_exit(EXIT_FAILED);
 }
 
+/* Without AT_EXECFN: whether the script's #! line names self. */
+static int
+names_us(const char *script, const char *self)
+{
+	char head[SHEBANG_MAX + 1], *p;
+	ssize_t n = read_path(script, head, SHEBANG_MAX);
+
+	if (n < 2 || memcmp(head, "#!", 2) != 0)
+		return 0;
+	head[n] = '\0';
+	p = head + 2 + strspn(head + 2, " \t");
+	p[strcspn(p, " \t\r\n")] = '\0';
+	return same_file(p, self);
+}
+
 /*
- * Without AT_EXECFN, a #! line that the kernel split into words reads as a
- * command line with the script after it: the script must come after the
- * program, never be an option's value or the program, or a client's word
- * would be.
+ * Without AT_EXECFN, a script the server names whose #! line names us has
+ * started us: argv is its #! words (one, or as many as the kernel split
+ * them into), the script, then a client's words.  Returns how many #! words
+ * there are: only they may be options and the program.
  */
-static void
-refuse_split_shebang(char **argv, int program, const char *script)
+static int
+shebang_words(int argc, char **argv, const char *script)
 {
 	int i;
 
-	for (i = 1; i <= program; i++)
-		if (same_file(argv[i], script))
-			refuse_shebang(script, "missing interpreter or option value");
+	for (i = 1; i < argc && !same_file(argv[i], script); i++)
+		;
+	if (i == argc)
+		die(EXIT_CANNOT, "%s: not among the arguments (cgiguard cannot "
+		    "tell how it was started)", script);
+	if (i == 1)
+		refuse_shebang(script, "missing interpreter");
+	return i - 1;
 }
 
 /*
@@ -2043,18 +2063,16 @@ read_invocation(struct request *rq, int argc, char **argv)
 {
 	const char *fn = exec_filename(), *sf = getenv("SCRIPT_FILENAME");
 	enum exec_file ran = EXEC_UNKNOWN;
-	int i, err = 0;
+	int i, words = argc - 1, err = 0;
 	/* The kernel's #! layouts: [interp, "#! arg", script, ...], or no arg. */
 	int shebang_argv, shebang_no_arg;
 
-	/*
-	 * Without AT_EXECFN, the script the server names, where the kernel puts
-	 * a #! script, is taken for the file the kernel ran: its #! line must
-	 * then name us and our words, as any.
-	 */
-	if (fn == NULL && rq->cgi_context && argc >= 3 && sf != NULL &&
-	    same_file(argv[2], sf))
-		fn = argv[2];
+	if (fn == NULL && rq->cgi_context && sf != NULL && argc >= 2 &&
+	    names_us(sf, argv[0])) {
+		words = shebang_words(argc, argv, sf);
+		if (words == 1)		/* the script stands for AT_EXECFN */
+			fn = argv[2];
+	}
 	shebang_argv = fn != NULL && argc >= 3 && strcmp(fn, argv[2]) == 0;
 	shebang_no_arg = fn != NULL && argc >= 2 && strcmp(fn, argv[1]) == 0;
 
@@ -2082,7 +2100,9 @@ read_invocation(struct request *rq, int argc, char **argv)
 	}
 	if (rq->cgi_context && argc >= 2 && strpbrk(argv[1], " \t") != NULL)
 		die(EXIT_CANNOT, "#! argument not vouched for by the kernel");
-	i = 1 + parse_options(&rq->cf, argc - 1, argv + 1);
+	i = 1 + parse_options(&rq->cf, words, argv + 1);
+	if (i > words && words < argc - 1)
+		refuse_shebang(sf, "missing interpreter");
 	if (i >= argc)
 		usage_error("%smissing program", "");
 	rq->path = argv[i];
@@ -2091,8 +2111,6 @@ read_invocation(struct request *rq, int argc, char **argv)
 	if (rq->cgi_context && i == 1 && argc == 2 && sf != NULL &&
 	    same_file(argv[1], sf))	/* lighttpd cgi.assign, busybox */
 		rq->form = FORM_HANDLER;
-	else if (rq->cgi_context && fn == NULL && sf != NULL)
-		refuse_split_shebang(argv, i, sf);
 	if (rq->form == FORM_HANDLER && strchr(rq->path, '/') == NULL)
 		rq->path = sf;	/* busybox: a bare name in the script's dir */
 }

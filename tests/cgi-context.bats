@@ -46,6 +46,8 @@ function cgi_env() {
 }
 
 @test "as root in CGI context: refused with 126, the message, and a 500 response (command line)" {
+	# Without AT_EXECFN this layout is also that of "#!cgiguard" alone: refused as such.
+	requires linux-extras
 	cgi_env "$PUB/hello.cgi"
 	run --separate-stderr env "${CGIENV[@]}" "$CGIGUARD" "$PUB/hello.cgi" 3>&-
 	refused 126 "cgiguard: refusing to run a CGI as root"
@@ -156,15 +158,29 @@ EOF2
 	refused 125 "cgiguard: option '--log' needs a value"
 }
 
-@test "POSIX build: a #! line the kernel would split, without a program, never runs a client's word" {
+@test "POSIX build: a #! line the kernel would split never lets a client's word be an option or the program" {
 	requires posix-build
-	# As a kernel that splits #! words would start "#!cgiguard -l": the script after them.
+	# As a kernel that splits #! words would start "#!cgiguard -v -l" and others: the #! words,
+	# the script, then the client's words.
 	cgi_env "$PUB/hello.cgi"
-	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -v -l "$PUB/hello.cgi" /bin/echo CLIENT-WORD 3>&-
-	refused 126 "cgiguard: #! line of $PUB/hello.cgi: missing interpreter or option value"
-	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -g 5 "$PUB/hello.cgi" CLIENT-WORD 3>&-
-	refused 126 "cgiguard: #! line of $PUB/hello.cgi: missing interpreter or option value"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -v -l "$PUB/hello.cgi" --help 3>&-
+	refused 125 "cgiguard: option '--log' needs a value"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -v -g 5 "$PUB/hello.cgi" /bin/echo CLIENT-WORD 3>&-
+	refused 126 "cgiguard: #! line of $PUB/hello.cgi: missing interpreter"
+	# "#!cgiguard" alone: the script first, which would start cgiguard again.
+	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" "$PUB/hello.cgi" 3>&-
+	refused 126 "cgiguard: #! line of $PUB/hello.cgi: missing interpreter"
 	# Where the script comes third, it is read as a #! script: its line must name these words.
 	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -l "$PUB/hello.cgi" /bin/echo CLIENT-WORD 3>&-
 	refused 126 "cgiguard: #! line of $PUB/hello.cgi: does not match its arguments"
+}
+
+@test "a shell wrapper may pass the script the server names, when its #! line does not name cgiguard" {
+	printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho "plain $*"\n' >"$PUB/plain.cgi"
+	chmod 0755 "$PUB/plain.cgi"
+	cgi_env "$PUB/plain.cgi"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -g 60 "$PUB/plain.cgi" word 3>&-
+	[[ $status -eq 0 && $output == $'Content-Type: text/plain\n\nplain word' ]] || fail "status $status: $stderr; stdout: $output"
+	run --separate-stderr as_user env "${CGIENV[@]}" "$CGIGUARD" -v /bin/sh "$PUB/plain.cgi" word 3>&-
+	[[ $status -eq 0 && $output == $'Content-Type: text/plain\n\nplain word' ]] || fail "status $status: $stderr; stdout: $output"
 }
