@@ -539,31 +539,6 @@ sink_of(int fd)
 	return S_ISFIFO(st.st_mode) ? SINK_PIPE : SINK_FILE;
 }
 
-/*
- * The server's stderr may be a pipe it shares with others (a piped error
- * log, a container's log), which another writer can fill between our poll
- * and our write.  So the keeper writes it through an open file description
- * of its own, non-blocking, taken at its first write (not every request
- * writes there); the server's stays as it is.  Where /proc or the pipe's
- * owner does not allow it, the poll has to do.
- */
-static int own_stderr_due;
-
-static void
-own_stderr(void)
-{
-#ifdef LINUX_EXTRAS
-	int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC |
-	    O_NOCTTY);
-
-	if (fd >= 0) {
-		(void)dup2(fd, STDERR_FILENO);
-		close(fd);
-	}
-#endif
-	own_stderr_due = 0;
-}
-
 /* Writes what fits now: bytes written, or -1 (EAGAIN when nothing fits). */
 static ssize_t
 write_now(int fd, enum sink kind, const char *buf, size_t len)
@@ -579,8 +554,6 @@ write_now(int fd, enum sink kind, const char *buf, size_t len)
 			return n;
 	}
 	if (kind == SINK_PIPE) {
-		if (fd == STDERR_FILENO && own_stderr_due)
-			own_stderr();
 		if (poll(&p, 1, 0) <= 0) {
 			errno = EAGAIN;
 			return -1;
@@ -3728,7 +3701,6 @@ become_keeper(struct request *rq, struct keeper *k)
 	k->to_front = rq->to_front[1];
 	open_stream(&k->out, rq->out[0], STDOUT_FILENO);
 	open_stream(&k->err, rq->err[0], STDERR_FILENO);
-	own_stderr_due = k->err.sink == SINK_PIPE;
 	rq->start_ms = now_ms();	/* the front never reads the clock */
 	if (rq->cf.timeout_ms > 0)
 		k->at[TIMEOUT] = rq->start_ms + rq->cf.timeout_ms;

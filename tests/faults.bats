@@ -193,36 +193,6 @@ EOF
 	assert_nothing_left
 }
 
-@test "stderr a pipe: the keeper writes it through a non-blocking description of its own; the server's is untouched" {
-	requires linux-extras
-	cat >"$T/errpipe.cgi" <<EOF
-#!/bin/sh
-echo \$PPID >"$T/keeper.pid"
-echo "Content-Type: text/plain"
-echo
-echo "a line on stderr" >&2
-i=0
-while [ ! -e "$T/go" ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i + 1)); done
-echo "$BODY end"
-EOF
-	chmod 0755 "$T/errpipe.cgi"
-	fifo_reader "$T/err.fifo" "$T/err"
-	start_front ep -1 "$T/out" -2 "$T/err.fifo" -- "$CGIGUARD" -g 2 "$T/errpipe.cgi"
-	poll 5 grep -q "a line on stderr" "$T/err" || fail "the CGI's stderr line did not arrive"
-	local keeper flags
-	keeper=$(<"$T/keeper.pid")
-	track "$keeper"
-	flags=$(awk '$1 == "flags:" { print $2 }' "/proc/$keeper/fdinfo/2")
-	((8#$flags & 8#4000)) || fail "the keeper's stderr is not O_NONBLOCK: flags $flags"
-	flags=$(awk '$1 == "flags:" { print $2 }' "/proc/$FRONT_PID/fdinfo/2")
-	((!(8#$flags & 8#4000))) || fail "the server's description was made O_NONBLOCK: flags $flags"
-	touch "$T/go"
-	wait_status ep 15 || fail "the front did not end"
-	expect_end "exit 0"
-	[[ $(<"$T/out") == *"$BODY end" ]] || fail "stdout: $(<"$T/out")"
-	assert_nothing_left
-}
-
 @test "stdout and stderr on /dev/full: the front ends with 125 and nothing is left" {
 	start_front full -1 /dev/full -2 /dev/full -- "$CGIGUARD" -g 2 -v -l stderr "$CGI" "$T"
 	wait_status full 5 || fail "the front did not end within 5 s"
