@@ -522,8 +522,9 @@ write_all(int fd, const char *buf, size_t len)
  * O_NONBLOCK is not ours to set: the open file description is the server's,
  * and under mod_cgid it is also the CGI's stdin.  A socket takes
  * MSG_DONTWAIT.  A pipe that polls writable has a free buffer, and a write of
- * at most PIPE_BUF bytes then fits at once.  A file does not wait for a
- * reader.
+ * at most PIPE_BUF bytes then fits at once, unless another writer fills it
+ * in between (a stderr pipe the server shares with others: see CAVEATS).  A
+ * file does not wait for a reader.
  */
 enum sink { SINK_FILE, SINK_PIPE, SINK_SOCKET };
 
