@@ -1398,6 +1398,36 @@ first_line(const struct request *rq, const char *script)
 	return nl != NULL ? (size_t)(nl - rq->head) : rq->head_len;
 }
 
+/*
+ * The script's #! line as the kernel splits it, into line: w[0] the
+ * interpreter, w[1] its one argument or NULL; w[0] is NULL where there is no
+ * #! line.  The script's start is kept in rq->head; -1 if it cannot be read.
+ */
+static int
+split_shebang(struct request *rq, const char *script,
+    char line[SHEBANG_MAX + 1], char *w[2])
+{
+	ssize_t n = read_path(script, rq->head, sizeof(rq->head));
+	char *p;
+
+	w[0] = w[1] = NULL;
+	if (n < 0)
+		return -1;
+	rq->head_len = (size_t)n;
+	memcpy(line, rq->head, rq->head_len);
+	line[rq->head_len] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	if (strncmp(line, "#!", 2) != 0)
+		return 0;
+	w[0] = line + 2 + strspn(line + 2, " \t");
+	p = w[0] + strcspn(w[0], " \t");
+	if (*p != '\0') {
+		*p++ = '\0';
+		w[1] = p + strspn(p, " \t");
+	}
+	return 0;
+}
+
 static const char *
 skip_blanks(const char *p, const char *end)
 {
@@ -1991,21 +2021,6 @@ ensure_std_fds(void)
 			_exit(EXIT_FAILED);
 }
 
-/* Without AT_EXECFN: whether the script's #! line names self. */
-static int
-names_us(const char *script, const char *self)
-{
-	char head[SHEBANG_MAX + 1], *p;
-	ssize_t n = read_path(script, head, SHEBANG_MAX);
-
-	if (n < 2 || memcmp(head, "#!", 2) != 0)
-		return 0;
-	head[n] = '\0';
-	p = head + 2 + strspn(head + 2, " \t");
-	p[strcspn(p, " \t\r\n")] = '\0';
-	return same_file(p, self);
-}
-
 /*
  * Without AT_EXECFN, a script the server names whose #! line names us has
  * started us: argv is its #! words (one, or as many as the kernel split
@@ -2037,21 +2052,27 @@ read_invocation(struct request *rq, int argc, char **argv)
 {
 	const char *fn = exec_filename(), *sf = getenv("SCRIPT_FILENAME");
 	enum exec_file ran = EXEC_UNKNOWN;
+	char line[SHEBANG_MAX + 1], *w[2];
 	int i, words = argc - 1, err = 0;
 	/* The kernel's #! layouts: [interp, "#! arg", script, ...], or no arg. */
 	int shebang_argv, shebang_no_arg;
 
+	/* Without AT_EXECFN: a script the server names whose #! line names us. */
 	if (fn == NULL && rq->cgi_context && sf != NULL && argc >= 2 &&
-	    names_us(sf, argv[0])) {
+	    split_shebang(rq, sf, line, w) == 0 && w[0] != NULL &&
+	    same_file(w[0], argv[0])) {
 		words = shebang_words(argc, argv, sf);
-		if (words == 1)		/* the script stands for AT_EXECFN */
+		if (words == 1) {	/* the script stands for AT_EXECFN */
 			fn = argv[2];
+			ran = EXEC_SCRIPT;	/* and its start is read */
+		}
 	}
 	shebang_argv = fn != NULL && argc >= 3 && strcmp(fn, argv[2]) == 0;
 	shebang_no_arg = fn != NULL && argc >= 2 && strcmp(fn, argv[1]) == 0;
 
 	/* A command line outside CGI context needs no look at the file. */
-	if (rq->cgi_context || shebang_argv || shebang_no_arg)
+	if (ran == EXEC_UNKNOWN &&
+	    (rq->cgi_context || shebang_argv || shebang_no_arg))
 		ran = exec_file(rq, fn, &err);
 
 	if (ran == EXEC_SCRIPT) {
@@ -3094,16 +3115,19 @@ server_gone(struct keeper *k)
 }
 
 /*
- * On stdout a broken pipe is the server going away, and any other error
- * means the response cannot be delivered: said once, and the request is
- * abandoned at once.  On stderr, which may be a log shared with others, any
- * error only costs the server those bytes: stdout tells when it has gone.
+ * What waits for the server's side of s is lost.  On stdout a broken pipe
+ * is the server going away, and any other error means the response cannot be
+ * delivered: said once, and the request is abandoned at once.  On stderr,
+ * which may be a log shared with others, any error only costs the server
+ * those bytes: stdout tells when it has gone.
  */
 static void
 output_failed(struct keeper *k, struct stream *s, int err)
 {
 	char msg[128];
 
+	s->len = 0;
+	s->full = 0;
 	if (s == &k->err)
 		return;
 	if (err == EPIPE || err == ECONNRESET)
@@ -3218,11 +3242,8 @@ flush_stream(struct keeper *k, struct stream *s)
 		s->len -= (size_t)n;
 	}
 	s->full = s->len > 0;
-	if (s->full && errno != EAGAIN) {
-		s->len = 0;
-		s->full = 0;
+	if (s->full && errno != EAGAIN)
 		output_failed(k, s, errno);
-	}
 	return s->len < before;
 }
 
@@ -3583,12 +3604,9 @@ watch(const struct keeper *k, struct pollfd *p)
 static void
 server_ready(struct keeper *k, struct stream *s, short revents)
 {
-	if ((revents & (POLLERR | POLLHUP)) && s == &k->out)
-		server_gone(k);
-	else if (revents & (POLLERR | POLLHUP)) {
-		s->len = 0;	/* as output_failed: stderr's bytes are lost */
-		s->full = 0;
-	} else if (revents & POLLOUT && end_held(k) && s == &k->out)
+	if (revents & (POLLERR | POLLHUP))
+		output_failed(k, s, EPIPE);	/* its reader is gone */
+	else if (revents & POLLOUT && end_held(k) && s == &k->out)
 		s->full = 0;	/* write_the_end writes it */
 	else if (revents & POLLOUT) {
 		s->full = 0;
@@ -4204,9 +4222,7 @@ print_settings(const struct request *rq)
 static NORETURN void
 check_command(struct request *rq, int argc, char **argv)
 {
-	char *shebang[4] = { NULL, NULL, NULL, NULL }, line[SHEBANG_MAX + 1];
-	char *p;
-	ssize_t n;
+	char line[SHEBANG_MAX + 1], *w[2];
 
 	if (argc > 3)
 		usage_error("'%s' takes a policy file and a script, no more",
@@ -4229,24 +4245,13 @@ check_command(struct request *rq, int argc, char **argv)
 	rq->form = FORM_HANDLER;
 	rq->path = rq->script = argv[2];
 	/* A #! line naming cgiguard: the argv the kernel would make, checked. */
-	if ((n = read_path(argv[2], rq->head, sizeof(rq->head))) < 0)
+	if (split_shebang(rq, argv[2], line, w) < 0)
 		die_errno(EXIT_CANNOT, argv[2]);
-	rq->head_len = (size_t)n;
-	snprintf(line, sizeof(line), "%.*s", (int)first_line(rq, argv[2]),
-	    rq->head);
-	if (strncmp(line, "#!", 2) == 0) {
-		p = line + 2 + strspn(line + 2, " \t");
-		shebang[0] = p;
-		p += strcspn(p, " \t");
-		if (*p != '\0') {
-			*p++ = '\0';
-			shebang[1] = p + strspn(p, " \t");
-		}
-	}
-	if (shebang[0] != NULL && same_file(shebang[0], "/proc/self/exe")) {
-		if (shebang[1] == NULL || *shebang[1] == '\0')
+	if (w[0] != NULL && same_file(w[0], "/proc/self/exe")) {
+		char *shebang[4] = { w[0], w[1], argv[2], NULL };
+
+		if (w[1] == NULL || *w[1] == '\0')
 			refuse_shebang(argv[2], "missing interpreter");
-		shebang[2] = argv[2];
 		rq->form = FORM_SHEBANG;
 		read_shebang(rq, 3, shebang);
 	}

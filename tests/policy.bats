@@ -663,6 +663,16 @@ cgiguard: $cand:4: clean-env: expected yes or no, not 'maybe'" ]] || fail "stder
 	[[ ! -e $CONFDIR/ran ]] || fail "a checked script ran"
 }
 
+@test "--check SCRIPT on a compiled program, which has no #! line: the handler form, checked" {
+	policy "root = $ROOT" "grace = 10s"
+	cp /bin/true "$ROOT/app/true.cgi"
+	chmod 0755 "$ROOT/app/true.cgi"
+	run --separate-stderr as_user "$G" --check "$ROOT/app/true.cgi" 3>&-
+	[[ $status -eq 0 && -z $stderr ]] || fail "status $status: $stderr"
+	[[ $output == "script=$ROOT/app/true.cgi form=handler program=$ROOT/app/true.cgi grace=10.00s "*" checks=passed" ]] ||
+		fail "stdout: $output"
+}
+
 @test "--check: bad usage is 125; in CGI context it is never honoured" {
 	run --separate-stderr "$G" --check=relative.conf 3>&-
 	[[ $status -eq 125 && $stderr == "cgiguard: --check: 'relative.conf' is not an absolute path (see cgiguard --help)" ]] ||

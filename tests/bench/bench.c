@@ -362,6 +362,16 @@ parse_variants(int argc, char **argv, struct variant *v)
 	return n;
 }
 
+/* The parts that compare two variants: any other number is a usage error. */
+static void
+parse_pair(const char *part, int argc, char **argv, struct variant *v)
+{
+	if (parse_variants(argc, argv, v) != 2) {
+		fprintf(stderr, "bench: %s takes two variants\n", part);
+		exit(2);
+	}
+}
+
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
 
 static unsigned
@@ -695,10 +705,7 @@ cmd_bulk(int argc, char **argv)
 	long long bytes = -1;
 	struct run run = { 0 };
 
-	if (parse_variants(argc - 2, argv + 2, v) != 2) {
-		fprintf(stderr, "bench: bulk takes two variants\n");
-		return 2;
-	}
+	parse_pair("bulk", argc - 2, argv + 2, v);
 	if (pairs > 64)
 		pairs = 64;
 	run_one(&v[0], M_COUNT, &run);	/* warm up */
@@ -747,10 +754,7 @@ cmd_stream(int argc, char **argv)
 	double med, min, max;
 	struct run run = { 0 };
 
-	if (parse_variants(argc - 1, argv + 1, v) != 2) {
-		fprintf(stderr, "bench: stream takes two variants\n");
-		return 2;
-	}
+	parse_pair("stream", argc - 1, argv + 1, v);
 	if (pairs > 16)
 		pairs = 16;
 	for (k = 0; k < pairs; k++) {
@@ -874,10 +878,7 @@ cmd_flood(int argc, char **argv)
 	struct sigaction sa;
 	struct flood f;
 
-	if (parse_variants(argc - 2, argv + 2, v) != 2) {
-		fprintf(stderr, "bench: flood takes two variants\n");
-		return 2;
-	}
+	parse_pair("flood", argc - 2, argv + 2, v);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;	/* no SA_RESTART: it ends a wait */
 	sigemptyset(&sa.sa_mask);
